@@ -1,0 +1,47 @@
+"""The route table: which user's server answers under /user/<name>/.
+
+Lookups are one dict access, whatever the number of routes; no I/O happens here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from courtyard.spawners.base import Endpoint
+
+
+@dataclass(eq=False)
+class Route:
+    """A running server reachable through the proxy."""
+
+    user: str
+    endpoint: Endpoint
+    secret: str
+    last_activity: float = field(default_factory=time.time)
+
+    def touch(self, now: float | None = None) -> None:
+        self.last_activity = time.time() if now is None else now
+
+
+class RouteTable:
+    """Routes by user name. The hub adds and removes; the proxy looks up and touches."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, Route] = {}
+
+    def add(self, route: Route) -> None:
+        self._routes[route.user] = route
+
+    def remove(self, user: str) -> Route | None:
+        return self._routes.pop(user, None)
+
+    def get(self, user: str) -> Route | None:
+        return self._routes.get(user)
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(list(self._routes.values()))

@@ -1,0 +1,74 @@
+"""Session-wide test fixtures: real Unix test users with real passwords.
+
+The test setup (scripts/test) runs as root in CI; tests marked ``root`` need that.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+
+IS_ROOT = os.geteuid() == 0
+
+
+@dataclass(frozen=True)
+class UnixUser:
+    name: str
+    password: str
+
+    @property
+    def uid(self) -> int:
+        return pwd.getpwnam(self.name).pw_uid
+
+    @property
+    def home(self) -> str:
+        return pwd.getpwnam(self.name).pw_dir
+
+
+# Fixed names: these accounts exist only on test machines (created below, idempotently).
+TEST_USERS = {
+    "alice": UnixUser("cyalice", "Alice-pw-7f3k9q"),
+    "bob": UnixUser("cybob", "Bob-pw-2m8x4z"),
+}
+
+
+def ensure_unix_user(user: UnixUser) -> None:
+    try:
+        pwd.getpwnam(user.name)
+    except KeyError:
+        subprocess.run(["useradd", "-m", "-s", "/bin/bash", user.name], check=True)
+    subprocess.run(
+        ["chpasswd"], input=f"{user.name}:{user.password}\n", text=True, check=True
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IS_ROOT:
+        return
+    skip = pytest.mark.skip(reason="needs root (real Unix users, PAM, setuid)")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def unix_users() -> dict[str, UnixUser]:
+    if not IS_ROOT:
+        pytest.skip("needs root to create Unix test users")
+    for user in TEST_USERS.values():
+        ensure_unix_user(user)
+    return TEST_USERS
+
+
+@pytest.fixture(scope="session")
+def alice(unix_users: dict[str, UnixUser]) -> UnixUser:
+    return unix_users["alice"]
+
+
+@pytest.fixture(scope="session")
+def bob(unix_users: dict[str, UnixUser]) -> UnixUser:
+    return unix_users["bob"]
