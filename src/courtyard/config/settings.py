@@ -17,7 +17,7 @@ AuthKind = Literal["system", "local"]
 SpawnerKind = Literal["local"]
 
 
-def setting(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - "help" reads best
+def setting(default: Any, help: str, **meta: Any) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help, **meta})
     return field(default=default, metadata={"help": help, **meta})
