@@ -1,0 +1,112 @@
+"""``python -m courtyard.singleuser``: start JupyterLab (or a bare jupyter_server) for the hub.
+
+The hub runs this with the target user's interpreter::
+
+    python -m courtyard.singleuser --name alice --sock /run/courtyard/alice/server.sock \\
+        --notebook-dir /home/alice --default-url /lab -- <extra jupyter arguments>
+
+and the per-server secret in ``COURTYARD_SERVER_SECRET`` (never on the command line, where
+``ps`` would show it). Failures the hub recognises exit with a distinct status and one line
+starting with ``courtyard-singleuser:`` on stderr.
+
+Nothing from jupyter is imported until main() runs; exit codes live in contract.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from courtyard.singleuser.contract import (
+    EXIT_BAD_ENVIRONMENT,
+    EXIT_JUPYTER_MISSING,
+    MESSAGE_PREFIX,
+    SECRET_ENV,
+    base_url_for,
+)
+
+IDENTITY_PROVIDER = "courtyard.singleuser.identity.CourtyardIdentityProvider"
+HUB_LOGIN_URL = "/hub/login"
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    name: str
+    sock: str
+    notebook_dir: str
+    default_url: str = "/lab"
+    extra_args: tuple[str, ...] = ()
+
+
+def build_argv(options: LaunchOptions, *, as_root: bool) -> list[str]:
+    """The jupyter_server command line for these options (no secret in it, ever)."""
+    argv = [
+        f"--ServerApp.base_url={base_url_for(options.name)}",
+        f"--ServerApp.sock={options.sock}",
+        "--ServerApp.sock_mode=0600",
+        "--ServerApp.open_browser=False",
+        f"--ServerApp.identity_provider_class={IDENTITY_PROVIDER}",
+        f"--ServerApp.root_dir={options.notebook_dir}",
+        f"--ServerApp.default_url={options.default_url}",
+        # The Host header is the hub's; the private socket and the secret guard access.
+        "--ServerApp.allow_remote_access=True",
+        # Unauthenticated page requests go to the hub's login, not to a missing /login.
+        f"--ServerApp.tornado_settings=login_url={HUB_LOGIN_URL}",
+        # The hub owns the server's life cycle.
+        "--ServerApp.quit_button=False",
+    ]
+    if as_root:
+        argv.append("--ServerApp.allow_root=True")
+    return argv + list(options.extra_args)
+
+
+def parse_args(argv: Sequence[str]) -> LaunchOptions:
+    ours, extra = split_extra_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m courtyard.singleuser", allow_abbrev=False)
+    parser.add_argument("--name", required=True, help="the Courtyard user name")
+    parser.add_argument("--sock", required=True, help="unix socket to listen on")
+    parser.add_argument("--notebook-dir", required=True, help="root directory of the server")
+    parser.add_argument("--default-url", default="/lab", help="page users land on")
+    args = parser.parse_args(ours)
+    return LaunchOptions(args.name, args.sock, args.notebook_dir, args.default_url, extra)
+
+
+def split_extra_args(argv: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
+    """Split at the first ``--``: before are our options, after are jupyter's."""
+    if "--" not in argv:
+        return list(argv), ()
+    cut = list(argv).index("--")
+    return list(argv[:cut]), tuple(argv[cut + 1 :])
+
+
+def fail(message: str, status: int) -> int:
+    print(f"{MESSAGE_PREFIX} {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(sys.argv[1:] if argv is None else argv)
+    if not os.environ.get(SECRET_ENV):
+        return fail(f"{SECRET_ENV} is not set; the hub starts this server", EXIT_BAD_ENVIRONMENT)
+    try:
+        app_class = jupyter_app_class()
+    except ImportError as exc:
+        message = f"jupyter_server is not importable by {sys.executable}: {exc}"
+        return fail(message, EXIT_JUPYTER_MISSING)
+    os.umask(0o077)
+    app_class.launch_instance(build_argv(options, as_root=os.getuid() == 0))
+    return 0
+
+
+def jupyter_app_class() -> Any:
+    """JupyterLab's LabApp when installed, else a bare jupyter_server ServerApp."""
+    importlib.import_module("jupyter_server.serverapp")
+    try:
+        return importlib.import_module("jupyterlab.labapp").LabApp
+    except ImportError:
+        return importlib.import_module("jupyter_server.serverapp").ServerApp
