@@ -1,0 +1,113 @@
+"""The schema, as SQLAlchemy typed declarative models.
+
+Every change here needs a migration in ``migrations/versions`` (the tests compare the two).
+JSON values are stored as text so SQLite and PostgreSQL hold the same thing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from courtyard.store.timestamps import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    admin: Mapped[bool] = mapped_column(default=False)
+    kind: Mapped[str] = mapped_column(String(32), default="user")
+    created: Mapped[datetime]
+    last_activity: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+
+    server: Mapped[Server | None] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Server(Base):
+    """The user's default server (one per user: ``user_id`` is unique)."""
+
+    __tablename__ = "servers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="stopped")
+    started: Mapped[datetime | None]
+    last_activity: Mapped[datetime | None]
+    spawner_state: Mapped[str] = mapped_column(Text, default="{}")
+    endpoint: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(255), default="")
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User] = relationship(back_populates="server")
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime]
+    expires: Mapped[datetime] = mapped_column(index=True)
+    last_seen: Mapped[datetime]
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class UserGroup(Base):
+    __tablename__ = "user_group"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ApiToken(Base):
+    """An API token, stored hashed. Owned by a user, or by a service (``service`` name)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    service: Mapped[str | None] = mapped_column(String(255))
+    hash: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[datetime]
+    expires: Mapped[datetime | None]
+    last_activity: Mapped[datetime | None]
+    scopes: Mapped[str] = mapped_column(Text, default="[]")

@@ -1,0 +1,372 @@
+"""The store: every query the hub makes, as small synchronous methods returning records.
+
+The hub calls these from its event loop; each method is one short transaction (SQLite in WAL
+mode answers in microseconds). Nothing outside this room sees an ORM object or a session.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from alembic.util import CommandError
+from sqlalchemy import ColumnElement, Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from courtyard.errors import StoreError, UnknownUserError, UserExistsError
+from courtyard.store import schema
+from courtyard.store.models import Server, Session, User
+from courtyard.store.records import (
+    ServerRecord,
+    ServerState,
+    SessionRecord,
+    UserRecord,
+    as_server_state,
+)
+from courtyard.store.timestamps import from_epoch
+
+Clock = Callable[[], float]
+
+
+class Unset:
+    """Marks a keyword left out of ``save_server`` (None is a value there)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset()
+
+
+def user_record(row: User) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        name=row.name,
+        admin=row.admin,
+        kind=row.kind,
+        created=row.created,
+        last_activity=row.last_activity,
+        password_hash=row.password_hash,
+    )
+
+
+def server_record(row: Server, owner: str) -> ServerRecord:
+    return ServerRecord(
+        user=owner,
+        state=as_server_state(row.state),
+        started=row.started,
+        last_activity=row.last_activity,
+        spawner_state=json.loads(row.spawner_state),
+        endpoint=json.loads(row.endpoint) if row.endpoint else None,
+        stop_reason=row.stop_reason,
+        secret=row.secret,
+    )
+
+
+def session_record(row: Session, owner: User) -> SessionRecord:
+    return SessionRecord(
+        id_hash=row.id_hash,
+        user=owner.name,
+        admin=owner.admin,
+        created=row.created,
+        expires=row.expires,
+        last_seen=row.last_seen,
+        user_agent=row.user_agent,
+        ip=row.ip,
+    )
+
+
+class Store:
+    """The hub's database. Build with ``Store.open(url)``; ``close()`` when done."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock = time.time) -> Store:
+        """Open (creating if needed) the database at ``url`` and migrate it to the newest
+        schema. Raises StoreError saying what failed and what to check."""
+        shown = describe(url)
+        try:
+            engine = schema.make_engine(url)
+            schema.upgrade(engine)
+        except ModuleNotFoundError as exc:
+            raise StoreError(
+                f"cannot open the database {shown}: its driver {exc.name!r} is not installed. "
+                "Courtyard supports SQLite and PostgreSQL; for PostgreSQL install "
+                "courtyard[postgres] and write postgresql+psycopg://user:password@host/db.",
+                detail=repr(exc),
+            ) from exc
+        except CommandError as exc:
+            raise StoreError(
+                f"cannot migrate the database {shown}: {exc}. Was it made by a newer Courtyard?"
+                " Upgrade Courtyard, or point database_url at another database.",
+                detail=repr(exc),
+            ) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(
+                f"cannot open the database {shown}: {first_line(exc)}. "
+                "Check the setting database_url and that the server/file is reachable.",
+                detail=repr(exc),
+            ) from exc
+        return cls(engine, clock=clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def now(self) -> datetime:
+        return from_epoch(self.clock())
+
+    @contextmanager
+    def transaction(self) -> Iterator[OrmSession]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # users ------------------------------------------------------------------------------
+
+    def get_user(self, name: str) -> UserRecord | None:
+        with self.transaction() as db:
+            row = db.scalar(select(User).where(User.name == name))
+            return user_record(row) if row else None
+
+    def add_user(
+        self,
+        name: str,
+        *,
+        admin: bool = False,
+        password_hash: str | None = None,
+        kind: str = "user",
+    ) -> UserRecord:
+        """Add a user; raises UserExistsError if the name is taken."""
+        row = User(
+            name=name, admin=admin, kind=kind, created=self.now(), password_hash=password_hash
+        )
+        try:
+            with self.transaction() as db:
+                db.add(row)
+                db.flush()
+                return user_record(row)
+        except IntegrityError as exc:
+            raise UserExistsError(f"user {name!r} already exists") from exc
+
+    def ensure_user(self, name: str, *, admin: bool = False) -> UserRecord:
+        """The user named ``name``, added first if missing (admin only applies when added)."""
+        found = self.get_user(name)
+        if found is not None:
+            return found
+        try:
+            return self.add_user(name, admin=admin)
+        except UserExistsError:  # added concurrently by another worker
+            return self.require_user(name)
+
+    def require_user(self, name: str) -> UserRecord:
+        found = self.get_user(name)
+        if found is None:
+            raise UnknownUserError(f"no user named {name!r}")
+        return found
+
+    def delete_user(self, name: str) -> bool:
+        """Delete a user with their server, sessions, tokens and memberships. False if absent."""
+        with self.transaction() as db:
+            result = db.execute(delete(User).where(User.name == name))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def list_users(
+        self, *, admin: bool | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[UserRecord]:
+        """Users ordered by name; ``admin`` filters, ``offset``/``limit`` paginate."""
+        query = (
+            select(User).where(*admin_filter(admin)).order_by(User.name).offset(offset).limit(limit)
+        )
+        with self.transaction() as db:
+            return [user_record(row) for row in db.scalars(query)]
+
+    def count_users(self, *, admin: bool | None = None) -> int:
+        query = select(func.count(User.id)).where(*admin_filter(admin))
+        with self.transaction() as db:
+            return int(db.scalar(query) or 0)
+
+    def set_admin(self, name: str, admin: bool) -> UserRecord:
+        return self._update_user(name, admin=admin)
+
+    def set_password_hash(self, name: str, password_hash: str | None) -> UserRecord:
+        return self._update_user(name, password_hash=password_hash)
+
+    def _update_user(self, name: str, **values: Any) -> UserRecord:
+        with self.transaction() as db:
+            row = db.scalar(select(User).where(User.name == name))
+            if row is None:
+                raise UnknownUserError(f"no user named {name!r}")
+            for key, value in values.items():
+                setattr(row, key, value)
+            return user_record(row)
+
+    def record_activity(self, stamps: Mapping[str, datetime], *, servers: bool = True) -> None:
+        """Move users' (and, with ``servers``, their servers') last_activity forward to the
+        given times; older stamps and unknown names are ignored."""
+        with self.transaction() as db:
+            for name, when in stamps.items():
+                db.execute(
+                    update(User)
+                    .where(User.name == name)
+                    .where((User.last_activity.is_(None)) | (User.last_activity < when))
+                    .values(last_activity=when)
+                )
+                if servers:
+                    db.execute(
+                        update(Server)
+                        .where(Server.user_id == user_id_query(name))
+                        .where((Server.last_activity.is_(None)) | (Server.last_activity < when))
+                        .values(last_activity=when)
+                    )
+
+    # servers ----------------------------------------------------------------------------
+
+    def get_server(self, name: str) -> ServerRecord | None:
+        """The default server of user ``name``, or None if it was never saved."""
+        query = select(Server).join(User).where(User.name == name)
+        with self.transaction() as db:
+            row = db.scalar(query)
+            return server_record(row, name) if row else None
+
+    def save_server(
+        self,
+        name: str,
+        *,
+        state: ServerState | Unset = UNSET,
+        spawner_state: Mapping[str, Any] | Unset = UNSET,
+        endpoint: Mapping[str, Any] | Unset | None = UNSET,
+        secret: str | Unset = UNSET,
+        started: datetime | Unset | None = UNSET,
+        last_activity: datetime | Unset | None = UNSET,
+        stop_reason: str | Unset | None = UNSET,
+    ) -> ServerRecord:
+        """Create or update user ``name``'s server row; only the keywords given change.
+        Raises UnknownUserError if the user does not exist."""
+        values = server_values(
+            state=state,
+            spawner_state=spawner_state,
+            endpoint=endpoint,
+            secret=secret,
+            started=started,
+            last_activity=last_activity,
+            stop_reason=stop_reason,
+        )
+        with self.transaction() as db:
+            user = db.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise UnknownUserError(f"no user named {name!r}")
+            row = db.scalar(select(Server).where(Server.user_id == user.id))
+            if row is None:
+                row = Server(user_id=user.id, state="stopped", spawner_state="{}", secret="")
+                db.add(row)
+            for key, value in values.items():
+                setattr(row, key, value)
+            db.flush()
+            return server_record(row, name)
+
+    def list_servers(self, states: Iterable[ServerState] | None = None) -> list[ServerRecord]:
+        """Saved servers (ordered by owner), optionally only those in ``states``."""
+        query = select(Server, User.name).join(User).order_by(User.name)
+        if states is not None:
+            query = query.where(Server.state.in_(list(states)))
+        with self.transaction() as db:
+            return [server_record(row, owner) for row, owner in db.execute(query)]
+
+    # sessions ---------------------------------------------------------------------------
+
+    def create_session(
+        self, id_hash: str, name: str, *, expires: datetime, user_agent: str = "", ip: str = ""
+    ) -> SessionRecord:
+        """Store a login for user ``name`` (UnknownUserError if absent). ``user_agent`` and
+        ``ip`` are cut to their column sizes."""
+        now = self.now()
+        with self.transaction() as db:
+            user = db.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise UnknownUserError(f"no user named {name!r}")
+            row = Session(
+                id_hash=id_hash,
+                user_id=user.id,
+                created=now,
+                expires=expires,
+                last_seen=now,
+                user_agent=user_agent[:255],
+                ip=ip[:64],
+            )
+            db.add(row)
+            db.flush()
+            return session_record(row, user)
+
+    def get_session(self, id_hash: str) -> SessionRecord | None:
+        """The session with this hash, expired or not (the caller compares ``expires``)."""
+        query = select(Session, User).join(User).where(Session.id_hash == id_hash)
+        with self.transaction() as db:
+            found = db.execute(query).first()
+            return session_record(*found) if found else None
+
+    def touch_session(self, id_hash: str, when: datetime | None = None) -> None:
+        """Set a session's last_seen (now by default)."""
+        with self.transaction() as db:
+            db.execute(
+                update(Session)
+                .where(Session.id_hash == id_hash)
+                .values(last_seen=when or self.now())
+            )
+
+    def delete_session(self, id_hash: str) -> bool:
+        with self.transaction() as db:
+            result = db.execute(delete(Session).where(Session.id_hash == id_hash))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_sessions_for_user(self, name: str) -> list[str]:
+        """Log user ``name`` out everywhere; returns the deleted sessions' hashes."""
+        with self.transaction() as db:
+            hashes = list(
+                db.scalars(select(Session.id_hash).where(Session.user_id == user_id_query(name)))
+            )
+            db.execute(delete(Session).where(Session.id_hash.in_(hashes)))
+            return hashes
+
+    def purge_expired_sessions(self, now: datetime | None = None) -> int:
+        """Delete sessions that expired before ``now``; returns how many."""
+        with self.transaction() as db:
+            result = db.execute(delete(Session).where(Session.expires <= (now or self.now())))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def admin_filter(admin: bool | None) -> list[ColumnElement[bool]]:
+    return [] if admin is None else [User.admin == admin]
+
+
+def user_id_query(name: str) -> Any:
+    return select(User.id).where(User.name == name).scalar_subquery()
+
+
+def server_values(**given: Any) -> dict[str, Any]:
+    values = {key: value for key, value in given.items() if not isinstance(value, Unset)}
+    if "spawner_state" in values:
+        values["spawner_state"] = json.dumps(dict(values["spawner_state"]), sort_keys=True)
+    if "endpoint" in values and values["endpoint"] is not None:
+        values["endpoint"] = json.dumps(dict(values["endpoint"]), sort_keys=True)
+    return values
+
+
+def describe(url: str) -> str:
+    try:
+        return repr(schema.describe_url(url))
+    except SQLAlchemyError:
+        return "(an unparsable database_url)"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
