@@ -1,0 +1,149 @@
+"""Wires the rooms into one running hub and owns its startup and graceful shutdown.
+
+Startup: state dir -> secret key -> store -> auth -> route table + servers (re-attach) ->
+control plane on a unix socket -> proxy on the public port. Shutdown runs it backwards and
+leaves every user's server running, to be re-attached by the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from courtyard.auth.authenticators import Authenticator, make_authenticator
+from courtyard.auth.keys import load_or_create_secret
+from courtyard.auth.sessions import SessionGate, SessionManager
+from courtyard.auth.throttle import LoginThrottle
+from courtyard.config.settings import Settings, running_as_root
+from courtyard.hub.servers import ServerManager
+from courtyard.ports import bind_or_explain
+from courtyard.proxy.routes import RouteTable
+from courtyard.proxy.server import ProxyServer
+from courtyard.spawners.base import Endpoint, Spawner
+from courtyard.spawners.local import LocalSpawner
+from courtyard.store.store import Store
+from courtyard.web.app import build_control_app
+from courtyard.web.context import WebContext
+from courtyard.web.render import PageRenderer
+
+log = logging.getLogger("courtyard")
+COOKIE = "courtyard-session"
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Where a hub keeps its files; the runtime dir must be traversable by user servers."""
+
+    root: Path
+
+    @property
+    def runtime(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.runtime / "hub.sock"
+
+    def create(self) -> None:
+        mode = 0o711 if running_as_root() else 0o700
+        for folder in (self.root, self.runtime):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(mode)
+        self.logs.mkdir(exist_ok=True)
+        self.logs.chmod(0o700)
+
+
+class Courtyard:
+    """One hub: build with settings, ``await start()``, ``await close()``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.layout = StateLayout(settings.resolved_state_dir())
+        self.routes = RouteTable()
+        self.store: Store | None = None
+        self.authenticator: Authenticator | None = None
+        self.servers: ServerManager | None = None
+        self.proxy: ProxyServer | None = None
+        self._runner: web.AppRunner | None = None
+
+    def make_spawner(self, user: str, state: dict[str, Any] | None) -> Spawner:
+        args = (user, self.settings, self.layout.runtime, self.layout.logs)
+        return LocalSpawner(*args) if state is None else LocalSpawner.from_state(*args, state)
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.layout.create()
+        secret = load_or_create_secret(self.layout.root / "secret.key")
+        store = self.store = Store.open(settings.resolved_database_url())
+        self.authenticator = make_authenticator(settings, store)
+        sessions = SessionManager(store, secret, settings.session_max_age)
+        gate = SessionGate(sessions, store, settings, cookie_name=COOKIE)
+        servers = self.servers = ServerManager(
+            store, self.routes, self.make_spawner, default_url=settings.default_url
+        )
+        attached = await servers.reattach_all()
+        if attached:
+            log.info("re-attached running servers of: %s", ", ".join(attached))
+        context = WebContext(
+            settings=settings, store=store, authenticator=self.authenticator, sessions=sessions,
+            gate=gate, throttle=LoginThrottle(), servers=servers, renderer=PageRenderer(),
+            secret_key=secret, cookie_name=COOKIE, secure_cookies=False,
+        )
+        await self._start_control_plane(build_control_app(context))
+        self.proxy = ProxyServer(
+            self.routes, gate, Endpoint(unix_path=str(self.layout.control_socket)),
+            on_upstream_gone=servers.on_upstream_gone,
+        )
+        await bind_or_explain(self.proxy.start(settings.ip, settings.port), settings.port)
+        servers.start_watching()
+
+    async def _start_control_plane(self, app: web.Application) -> None:
+        sock = self.layout.control_socket
+        if sock.exists():
+            sock.unlink()
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.UnixSite(self._runner, str(sock))
+        await site.start()
+        os.chmod(sock, 0o600)
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port if self.proxy else self.settings.port
+
+    async def close(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.close()
+        if self.servers is not None:
+            await self.servers.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.store is not None:
+            self.store.close()
+
+
+async def serve_until_signalled(hub: Courtyard, on_ready: Callable[[Courtyard], None]) -> None:
+    """Run ``hub`` until SIGINT or SIGTERM, then shut it down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await hub.start()
+        on_ready(hub)
+        await stop.wait()
+    finally:
+        log.info("stopping the hub; user servers keep running")
+        await hub.close()

@@ -1,0 +1,58 @@
+"""Binding the public port, and naming whoever holds it when that fails."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Awaitable
+from pathlib import Path
+
+from courtyard.errors import PortInUseError
+
+
+async def bind_or_explain(binding: Awaitable[None], port: int) -> None:
+    try:
+        await binding
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUseError(port_in_use_message(port)) from None
+
+
+def port_in_use_message(port: int) -> str:
+    holder = find_listener(port)
+    who = f" by pid {holder[0]} ({holder[1]})" if holder else ""
+    return f"port {port} is in use{who}. Stop it, or start with --port {port + 10}."
+
+
+def find_listener(port: int) -> tuple[int, str] | None:
+    """(pid, command) of the process listening on TCP ``port``, if /proc lets us see it."""
+    inodes = listening_inodes(port)
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return int(proc.name), (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+    return None
+
+
+def listening_inodes(port: int) -> set[str]:
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                found.add(inode)
+    return found

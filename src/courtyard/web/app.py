@@ -1,0 +1,82 @@
+"""The control plane: an aiohttp app the proxy forwards every non-server request to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from courtyard.auth import csrf
+from courtyard.errors import CourtyardError
+from courtyard.web import events, fallback, home, login
+from courtyard.web.context import CONTEXT, WebContext, ctx, error_page, principal
+from courtyard.web.static import static_file
+
+log = logging.getLogger("courtyard.web")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_FORM_BYTES = 64 * 1024
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status in (403, 404, 405, 413) and not e.text.startswith("<"):
+            return error_page(request, e.status, e.reason)
+        raise
+    except CourtyardError as e:
+        log.warning("%s %s: %s", request.method, request.path, e.message)
+        return error_page(request, e.http_status, e.message)
+
+
+@web.middleware
+async def check_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every form POST carries the page's token; API writes must come from our own origin."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return await handler(request)
+    if request.path.startswith("/hub/api/"):
+        if not csrf.same_origin(request.headers):
+            return error_page(request, 403, "Cross-site request refused.")
+        return await handler(request)
+    form = await request.post()
+    token = str(form.get("_xsrf", ""))
+    who = principal(request)
+    secret = ctx(request).secret_key
+    valid = (
+        csrf.verify_session_token(secret, who.session_id, token)
+        if who is not None and who.session_id
+        else csrf.verify_login_token(secret, token)
+    )
+    if not valid:
+        return error_page(request, 403, "This form has expired. Reload the page and try again.")
+    return await handler(request)
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+def build_control_app(context: WebContext) -> web.Application:
+    app = web.Application(middlewares=[errors, check_csrf], client_max_size=MAX_FORM_BYTES)
+    app[CONTEXT] = context
+    app.add_routes([
+        web.get("/", home.root),
+        web.get("/hub", home.root),
+        web.get("/hub/", home.root),
+        web.get("/hub/login", login.login_page),
+        web.post("/hub/login", login.login_submit),
+        web.post("/hub/logout", login.logout),
+        web.get("/hub/home", home.home),
+        web.post("/hub/spawn", home.spawn),
+        web.get("/hub/spawn-pending", home.spawn_pending),
+        web.post("/hub/stop", home.stop),
+        web.get("/hub/language", home.set_language),
+        web.get("/hub/health", health),
+        web.get("/hub/api/users/{name}/server/progress", events.server_progress),
+        web.get("/hub/static/{file}", static_file),
+        web.route("*", "/user/{name}", fallback.user_path),
+        web.route("*", "/user/{name}/{tail:.*}", fallback.user_path),
+    ])
+    return app

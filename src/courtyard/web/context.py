@@ -1,0 +1,109 @@
+"""What every control-plane handler needs, wired once by the app and found on the request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from courtyard.auth.authenticators import Authenticator
+from courtyard.auth.principal import Gate, Principal
+from courtyard.auth.sessions import SessionManager
+from courtyard.auth.throttle import LoginThrottle
+from courtyard.config.settings import Settings
+from courtyard.hub.servers import ServerManager
+from courtyard.store.store import Store
+from courtyard.web.i18n import LANGUAGES, pick_language
+from courtyard.web.render import PageRenderer
+
+LANG_COOKIE = "courtyard-lang"
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    store: Store
+    authenticator: Authenticator
+    sessions: SessionManager
+    gate: Gate
+    throttle: LoginThrottle
+    servers: ServerManager
+    renderer: PageRenderer
+    secret_key: bytes
+    cookie_name: str
+    secure_cookies: bool
+
+
+CONTEXT = web.AppKey("courtyard", WebContext)
+
+
+def ctx(request: web.Request) -> WebContext:
+    return request.app[CONTEXT]
+
+
+def principal(request: web.Request) -> Principal | None:
+    """The logged-in person (session cookie) or None; cached on the request."""
+    if "principal" not in request:
+        request["principal"] = ctx(request).gate.identify(
+            request.headers.get("Cookie"), request.headers.get("Authorization")
+        )
+    found: Principal | None = request["principal"]
+    return found
+
+
+def client_ip(request: web.Request) -> str:
+    """The browser's address, as the proxy saw it (the control plane is only reachable
+    through the proxy's unix socket, so X-Real-IP is the proxy's word, not the client's)."""
+    return request.headers.get("X-Real-IP") or request.remote or "unknown"
+
+
+def language(request: web.Request) -> str:
+    return pick_language(
+        request.headers.get("Accept-Language"),
+        request.cookies.get(LANG_COOKIE),
+        ctx(request).settings.language,
+    )
+
+
+def wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+    who = principal(request)
+    body = ctx(request).renderer.render(
+        template,
+        language(request),
+        user=who,
+        csrf_token=csrf_token_for(request, who),
+        request_path=request.path_qs,
+        **context,
+    )
+    response = web.Response(text=body, status=status, content_type="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: web.Request, status: int, message: str) -> web.Response:
+    if wants_json(request) or request.path.startswith("/hub/api/"):
+        return web.json_response({"status": status, "message": message}, status=status)
+    return render(request, "error.html", status=status, status_code=status, message=message)
+
+
+def csrf_token_for(request: web.Request, who: Principal | None) -> str:
+    from courtyard.auth import csrf
+
+    if who is not None and who.session_id:
+        return csrf.session_token(ctx(request).secret_key, who.session_id)
+    return csrf.login_token(ctx(request).secret_key)
+
+
+__all__ = ["CONTEXT", "LANGUAGES", "LANG_COOKIE", "WebContext", "client_ip", "ctx",
+           "error_page", "language", "principal", "render", "wants_json"]

@@ -1,0 +1,40 @@
+"""What /user/<name>/... answers when the proxy did not forward it to a server.
+
+The proxy forwards to the control plane whenever it cannot route: nobody logged in, another
+user's server, or no server running. Each gets its own answer here.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from courtyard.web.context import ctx, error_page, principal, render, wants_json
+
+
+async def user_path(request: web.Request) -> web.StreamResponse:
+    owner = request.match_info["name"]
+    who = principal(request)
+    if who is None:
+        if wants_json(request) or is_api(request):
+            return error_page(request, 403, "Not authenticated.")
+        raise web.HTTPFound(f"/hub/login?next={quote(request.path_qs)}")
+    if not who.may_access_server(owner):
+        return error_page(request, 403, f"You may not open {owner}'s server.")
+    if ctx(request).servers.routes.get(owner) is not None:
+        # routed but the proxy refused: the route appeared between its check and ours
+        raise web.HTTPFound(request.path_qs)
+    if wants_json(request) or is_api(request):
+        return web.json_response(
+            {"status": 424, "message": f"{owner}'s server is not running."}, status=424
+        )
+    return render(
+        request, "not_running.html", status=424 if request.method != "GET" else 200,
+        owner=owner, is_self=owner == who.name, next_url=request.path_qs,
+    )
+
+
+def is_api(request: web.Request) -> bool:
+    parts = request.path.split("/")
+    return len(parts) > 3 and parts[3] == "api"

@@ -1,0 +1,73 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from courtyard.auth.nexturl import safe_next
+from courtyard.web.context import client_ip, ctx, principal, render
+
+log = logging.getLogger("courtyard.login")
+FAILED = "Invalid username or password."
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    nxt = safe_next(request.query.get("next"), "")
+    if principal(request) is not None:
+        raise web.HTTPFound(nxt or "/hub/home")
+    return render(request, "login.html", next=nxt, username="", error=None, throttled_seconds=None)
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    form = await request.post()
+    name = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    nxt = safe_next(str(form.get("next", "")), "")
+    ip = client_ip(request)
+    wait = c.throttle.check(name, ip)
+    if wait > 0:
+        log.warning("login throttled for %r from %s", name[:32], ip)
+        return render(request, "login.html", status=429, next=nxt, username=name[:64],
+                      error=None, throttled_seconds=int(wait + 0.999))
+    user = await c.authenticator.authenticate(name, password)
+    if user is None or not c.authenticator.is_allowed(user):
+        c.throttle.record_failure(name, ip)
+        log.warning("failed login for %r from %s", name[:32], ip)
+        return render(request, "login.html", status=403, next=nxt, username=name[:64],
+                      error=FAILED, throttled_seconds=None)
+    c.throttle.record_success(name, ip)
+    c.store.ensure_user(user, admin=user in c.settings.admin_users)
+    if user in c.settings.admin_users and not c.store.require_user(user).admin:
+        c.store.set_admin(user, True)
+    cookie = c.sessions.create(user, user_agent=request.headers.get("User-Agent", ""), ip=ip)
+    log.info("%s logged in from %s", user, ip)
+    if not nxt:
+        c.servers.request_start(user)
+        nxt = "/hub/spawn-pending"
+    response = web.HTTPFound(nxt)
+    set_session_cookie(request, response, cookie)
+    raise response
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
+    c = ctx(request)
+    response.set_cookie(
+        c.cookie_name, value, path="/", httponly=True, samesite="Lax",
+        secure=c.secure_cookies, max_age=c.settings.session_max_age,
+    )
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    c = ctx(request)
+    cookie = request.cookies.get(c.cookie_name)
+    who = principal(request)
+    if cookie:
+        c.sessions.revoke(cookie)
+    if who is not None:
+        log.info("%s logged out", who.name)
+    response = web.HTTPFound("/hub/login")
+    response.del_cookie(c.cookie_name, path="/")
+    raise response
