@@ -1,0 +1,147 @@
+"""Everything a local server needs before its process starts: directories, log, environment.
+
+Layout (the hub runs as root, or as the researcher's own account)::
+
+    <runtime_dir>/               0711, the hub's       (others may pass, not list)
+    <runtime_dir>/<user>/        0700, the user's      (nobody else may enter)
+        server.sock              0600, the user's      (made by jupyter_server)
+        jupyter/                 JUPYTER_RUNTIME_DIR  (kernel connection files)
+    <log_dir>/<user>.log         0600, the hub's       (server output, appended)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from courtyard.config.settings import Settings
+from courtyard.errors import SpawnError
+from courtyard.singleuser.contract import OWNER_ENV, SECRET_ENV
+from courtyard.spawners.unixuser import TargetUser, first_unsearchable_dir
+
+MAX_SOCKET_PATH = 100  # bytes; sun_path holds 108 on Linux, fewer elsewhere
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def check_name(user: str) -> None:
+    if not user or user in (".", "..") or "/" in user or "\0" in user:
+        raise SpawnError(f"{user!r} cannot name a server directory.", detail="bad user name")
+
+
+def socket_path_for(runtime_dir: Path, user: str) -> Path:
+    return runtime_dir / user / "server.sock"
+
+
+def check_socket_path(path: Path) -> None:
+    size = len(os.fsencode(str(path)))
+    if size >= MAX_SOCKET_PATH:
+        raise SpawnError(
+            f"The server socket path {str(path)!r} is {size} bytes; unix sockets allow fewer "
+            f"than {MAX_SOCKET_PATH}. Set state_dir to a shorter directory.",
+            detail=f"socket path too long ({size} bytes)",
+        )
+
+
+def prepare_server_dir(runtime_dir: Path, user: str, target: TargetUser) -> Path:
+    """Make ``<runtime_dir>`` (0711) and a fresh-enough ``<runtime_dir>/<user>`` (0700, theirs)."""
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(runtime_dir, 0, 0)
+    os.chmod(runtime_dir, 0o711)  # noqa: S103 - others may pass through, not list
+    blocked = first_unsearchable_dir(str(runtime_dir / user), target)
+    if blocked is not None:
+        raise SpawnError(
+            f"User {target.name!r} may not enter {blocked!r}, so their server cannot create "
+            f"its socket. Allow others to pass through it (chmod o+x) or choose another "
+            f"state_dir.",
+            detail=f"{blocked!r} not searchable by uid {target.uid}",
+        )
+    server_dir = runtime_dir / user
+    if server_dir.is_symlink() or (server_dir.exists() and not server_dir.is_dir()):
+        server_dir.unlink()
+    server_dir.mkdir(mode=0o700, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(server_dir, target.uid, target.gid)
+    os.chmod(server_dir, 0o700)
+    remove_stale_socket(socket_path_for(runtime_dir, user))
+    return server_dir
+
+
+def remove_stale_socket(path: Path) -> None:
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            path.unlink()
+    except FileNotFoundError:
+        return
+
+
+def open_log(log_dir: Path, user: str) -> int:
+    """Open ``<log_dir>/<user>.log`` for appending (0600); the caller closes the fd."""
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(log_dir / f"{user}.log", flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def read_log_tail(path: Path, offset: int, lines: int = 20) -> str:
+    """The last ``lines`` lines written to the log after ``offset``."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            text = log.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return f"(log {str(path)!r} unreadable: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def expand_notebook_dir(setting: str, target: TargetUser) -> str:
+    if setting == "~" or setting.startswith("~/"):
+        return target.home + setting[1:]
+    return setting
+
+
+def server_environment(
+    settings: Settings, target: TargetUser, user: str, secret: str, server_dir: Path, python: str
+) -> dict[str, str]:
+    """A clean environment: kept variables, configured ones, then what Courtyard sets."""
+    env = {key: os.environ[key] for key in settings.env_keep if key in os.environ}
+    env["PATH"] = with_interpreter_dir(env.get("PATH", DEFAULT_PATH), python)
+    env.update(settings.environment)
+    env.update(
+        {
+            "HOME": target.home,
+            "USER": target.name,
+            "LOGNAME": target.name,
+            "SHELL": target.shell,
+            "JUPYTER_RUNTIME_DIR": str(server_dir / "jupyter"),
+            OWNER_ENV: user,
+            SECRET_ENV: secret,
+        }
+    )
+    return env
+
+
+def with_interpreter_dir(path: str, python: str) -> str:
+    """PATH with the interpreter's bin directory first, as an activated venv would have it."""
+    bin_dir = os.path.dirname(os.path.abspath(python))
+    parts = [part for part in path.split(os.pathsep) if part]
+    return os.pathsep.join([bin_dir, *(part for part in parts if part != bin_dir)])
+
+
+def server_command(
+    python: str, user: str, sock: Path, notebook_dir: str, settings: Settings
+) -> list[str]:
+    command = [python, "-m", "courtyard.singleuser", "--name", user, "--sock", str(sock)]
+    command += ["--notebook-dir", notebook_dir, "--default-url", settings.default_url]
+    return [*command, "--", *settings.args]
+
+
+def resolve_python(settings: Settings) -> str:
+    """The configured interpreter as a path (a bare name is looked up on PATH)."""
+    python = settings.resolved_python()
+    if os.sep in python:
+        return python
+    return shutil.which(python) or python

@@ -1,0 +1,242 @@
+"""LocalSpawner: one user's JupyterLab as a process of their Unix account, on a private socket.
+
+Start: check the interpreter and notebook directory as that user, prepare the socket
+directory and the log, start ``python -m courtyard.singleuser`` in a session of its own, and
+poll ``GET /user/<name>/api/status`` over the socket (with the secret) until it answers 200.
+Stop: SIGTERM to the server's process group, SIGKILL after ``stop_grace``, then any kernel
+still alive. Every signal is preceded by a check that the pid still has the recorded start
+time, so a recycled pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from courtyard.config.settings import Settings
+from courtyard.errors import ServerStateError, SpawnError, SpawnTimeoutError
+from courtyard.singleuser.contract import (
+    EXIT_JUPYTER_MISSING,
+    SECRET_HEADER,
+    USER_HEADER,
+    base_url_for,
+)
+from courtyard.spawners import launch, procinfo
+from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Started
+from courtyard.spawners.probe import probe_status
+from courtyard.spawners.unixuser import (
+    TargetUser,
+    lookup_target_user,
+    require_directory,
+    require_interpreter,
+)
+
+POLL_FIRST = 0.02  # seconds between readiness probes, growing to POLL_MAX
+POLL_MAX = 0.25
+KILL_WAIT = 5.0  # seconds to wait for the group to vanish after SIGKILL
+
+
+class LocalSpawner:
+    """One user's server as a local process; see the module docstring."""
+
+    def __init__(self, user: str, settings: Settings, runtime_dir: Path, log_dir: Path) -> None:
+        launch.check_name(user)
+        self.user = user
+        self.settings = settings
+        self.runtime_dir = Path(runtime_dir)
+        self.log_dir = Path(log_dir)
+        self.socket_path = launch.socket_path_for(self.runtime_dir, user)
+        self.log_path = self.log_dir / f"{user}.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
+        self._start_time: int | None = None
+
+    @classmethod
+    def from_state(
+        cls, user: str, settings: Settings, runtime_dir: Path, log_dir: Path, state: dict[str, Any]
+    ) -> LocalSpawner:
+        """Re-attach to a server a previous hub process started (``state()`` from then)."""
+        spawner = cls(user, settings, runtime_dir, log_dir)
+        if state.get("pid") is not None and state.get("start_time") is not None:
+            spawner._pid = int(state["pid"])
+            spawner._start_time = int(state["start_time"])
+        if state.get("socket"):
+            spawner.socket_path = Path(state["socket"])
+        return spawner
+
+    def state(self) -> dict[str, Any]:
+        if self._pid is None:
+            return {}
+        return {
+            "pid": self._pid,
+            "start_time": self._start_time,
+            "socket": str(self.socket_path),
+            "log_path": str(self.log_path),
+        }
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    async def start(self, progress: ProgressSink) -> Started:
+        if await self.poll() is None:
+            raise ServerStateError(f"The server of {self.user!r} is already running.")
+        target = lookup_target_user(self.user)
+        python = launch.resolve_python(self.settings)
+        require_interpreter(python, target)
+        notebook_dir = launch.expand_notebook_dir(self.settings.notebook_dir, target)
+        require_directory(notebook_dir, target)
+        launch.check_socket_path(self.socket_path)
+        secret = secrets.token_urlsafe(32)
+        progress(Progress(10, "starting process"))
+        log_offset = self._launch(target, python, notebook_dir, secret)
+        progress(Progress(30, "waiting for server"))
+        try:
+            await self._wait_ready(secret, python, log_offset, progress)
+        except SpawnError:
+            await self.stop()
+            raise
+        progress(Progress(100, "ready"))
+        return Started(Endpoint(unix_path=str(self.socket_path)), secret)
+
+    def _launch(self, target: TargetUser, python: str, notebook_dir: str, secret: str) -> int:
+        """Start the server process; returns the log offset its output starts at."""
+        server_dir = launch.prepare_server_dir(self.runtime_dir, self.user, target)
+        env = launch.server_environment(
+            self.settings, target, self.user, secret, server_dir, python
+        )
+        command = launch.server_command(
+            python, self.user, self.socket_path, notebook_dir, self.settings
+        )
+        log_fd = launch.open_log(self.log_dir, self.user)
+        switch = os.geteuid() == 0  # as root, become the user; otherwise stay the hub's account
+        try:
+            offset = os.fstat(log_fd).st_size
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            os.write(log_fd, f"--- courtyard: starting {self.user}'s server {stamp} ---\n".encode())
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                cwd=notebook_dir,
+                env=env,
+                start_new_session=True,
+                umask=0o077,
+                user=target.uid if switch else None,
+                group=target.gid if switch else None,
+                extra_groups=list(target.groups) if switch else None,
+            )
+        except OSError as exc:
+            raise SpawnError(
+                f"The server of {self.user!r} could not be started: {exc.strerror}.",
+                detail=f"Popen({command[0]!r}, ...) failed: {exc}",
+            ) from exc
+        finally:
+            os.close(log_fd)
+        self._pid = self._process.pid
+        self._start_time = procinfo.start_time(self._pid)
+        return offset
+
+    async def _wait_ready(
+        self, secret: str, python: str, log_offset: int, progress: ProgressSink
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.settings.start_timeout
+        headers = {SECRET_HEADER: secret, USER_HEADER: self.user}
+        path = base_url_for(self.user) + "api/status"
+        interval, shown = POLL_FIRST, 30
+        while True:
+            status = await self.poll()
+            if status is not None:
+                raise self._exit_error(status, python, log_offset)
+            answer = await probe_status(str(self.socket_path), path, headers)
+            if answer == 200:
+                return
+            if answer is not None and answer != 503:
+                raise self._refused_error(answer, log_offset)
+            now = loop.time()
+            if now >= deadline:
+                raise self._timeout_error(log_offset)
+            percent = 30 + int(60 * (now - started) / self.settings.start_timeout)
+            if percent >= shown + 5:
+                shown = percent
+                progress(Progress(percent, "waiting for server"))
+            await asyncio.sleep(min(interval, deadline - now))
+            interval = min(interval * 2, POLL_MAX)
+
+    def _exit_error(self, status: int, python: str, log_offset: int) -> SpawnError:
+        tail = launch.read_log_tail(self.log_path, log_offset)
+        if status == EXIT_JUPYTER_MISSING:
+            message = f"jupyter_server is not installed in {python}; install courtyard[lab] there."
+        elif "No module named 'courtyard'" in tail or "No module named courtyard" in tail:
+            message = f"courtyard is not installed in {python}; install courtyard[lab] there."
+        else:
+            message = (
+                f"The server of {self.user!r} exited during start (status {status}). "
+                f"The administrator can read the log {str(self.log_path)!r}."
+            )
+        return SpawnError(message, detail=f"exit status {status}; last log lines:\n{tail}")
+
+    def _refused_error(self, answer: int, log_offset: int) -> SpawnError:
+        tail = launch.read_log_tail(self.log_path, log_offset)
+        return SpawnError(
+            f"The server of {self.user!r} answered {answer} to the hub's readiness check; "
+            f"its configuration may override Courtyard's identity provider.",
+            detail=f"GET api/status answered {answer}; last log lines:\n{tail}",
+        )
+
+    def _timeout_error(self, log_offset: int) -> SpawnTimeoutError:
+        tail = launch.read_log_tail(self.log_path, log_offset)
+        timeout = self.settings.start_timeout
+        return SpawnTimeoutError(
+            f"The server of {self.user!r} did not answer within {timeout:g} seconds "
+            f"(setting start_timeout).",
+            detail=f"no answer on {str(self.socket_path)!r}; last log lines:\n{tail}",
+        )
+
+    async def poll(self) -> int | None:
+        if self._process is not None:
+            return self._process.poll()
+        if self._pid is None or self._start_time is None:
+            return -1
+        return None if procinfo.is_running(self._pid, self._start_time) else -1
+
+    async def stop(self) -> None:
+        pid, started = self._pid, self._start_time
+        if pid is None or started is None or not procinfo.is_same_process(pid, started):
+            self._forget()
+            return
+        stragglers = procinfo.descendants(pid)
+        procinfo.signal_group(pid, signal.SIGTERM)
+        if not await self._wait_gone(self.settings.stop_grace):
+            stragglers += procinfo.descendants(pid)
+            if procinfo.is_same_process(pid, started):
+                procinfo.signal_group(pid, signal.SIGKILL)
+            await self._wait_gone(KILL_WAIT)
+        procinfo.kill_stragglers(stragglers)
+        self._forget()
+
+    async def _wait_gone(self, timeout: float) -> bool:
+        """Poll until the server process has exited; False if it still runs after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while await self.poll() is None:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    def _forget(self) -> None:
+        if self._process is not None:
+            self._process.poll()
+        launch.remove_stale_socket(self.socket_path)
+        self._process = None
+        self._pid = None
+        self._start_time = None
