@@ -1,0 +1,262 @@
+"""One client connection: httptools request parsing, pipelining order, timeouts, the pipe.
+
+Requests are answered strictly in order: each parsed request becomes an Exchange in
+``queue``; only the first is forwarded, later ones wait with their bytes buffered (reading
+pauses once a second request is queued or a waiting body passes 1 MiB). Framing errors answer
+400 (431/414 for oversized heads), in order, and close the connection.
+
+Timeouts: a request head must be complete ``header_timeout`` after it starts (or after the
+connection opens); an idle keep-alive connection closes after ``keepalive_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import httptools
+
+from courtyard.proxy.context import ProxyContext
+from courtyard.proxy.deadline import Deadline
+from courtyard.proxy.exchange import Exchange
+from courtyard.proxy.heads import FramingError, scan_request
+from courtyard.proxy.upstream import UpstreamConnection
+
+_HTTP, _REJECTED, _UPGRADING, _PIPE, _CLOSED = range(5)
+_PAUSE_UPSTREAM, _PAUSE_PENDING, _PAUSE_STOP = 1, 2, 4
+
+
+class _Reject(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, ctx: ProxyContext) -> None:
+        self.ctx = ctx
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: deque[Exchange] = deque()
+        self.parsing: Exchange | None = None
+        self.state = _HTTP
+        self.paused = 0
+        self.write_paused = False
+        self.in_head = True
+        self.head_bytes = 0
+        self.tail = b""
+        self.pipe: UpstreamConnection | None = None
+        self.forwarded = b""
+        self.deadline = Deadline(ctx.loop, self._timed_out)
+
+    # -- transport events
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.ctx.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        address = (peer[0] if isinstance(peer, tuple) else "local").encode()
+        self.forwarded = b"X-Forwarded-For: %b\r\nX-Real-IP: %b\r\nX-Forwarded-Proto: %b\r\n" % (
+            address,
+            address,
+            self.ctx.scheme,
+        )
+        self.deadline.arm(self.ctx.limits.header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state == _PIPE:
+            assert self.pipe is not None
+            self.pipe.write(data)
+            self.queue[0].touch_pipe()
+            return
+        if state == _UPGRADING:
+            self.tail += data
+            if len(self.tail) > self.ctx.limits.max_head_bytes:
+                self._pause(_PAUSE_STOP)
+            return
+        if state != _HTTP:
+            return
+        if self.in_head:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self.state = _UPGRADING
+            self.tail = data[upgrade.args[0] :]
+            return
+        except httptools.HttpParserCallbackError as error:
+            reason = error.__context__
+            self._reject(reason.status if isinstance(reason, _Reject) else 400)
+            return
+        except httptools.HttpParserError:
+            self._reject(400)
+            return
+        if self.in_head and self.head_bytes > self.ctx.limits.max_head_bytes:
+            self._reject(431)
+
+    def eof_received(self) -> bool:
+        if self.queue and self.state != _PIPE:
+            self.state = _REJECTED if self.state == _HTTP else self.state
+            return True  # answer what was asked, then close
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = _CLOSED
+        self.ctx.connections.discard(self)
+        self.deadline.cancel()
+        for exchange in self.queue:
+            exchange.client_lost()
+        self.queue.clear()
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._set_upstream_reading(False)
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._set_upstream_reading(True)
+
+    def _set_upstream_reading(self, reading: bool) -> None:
+        if self.pipe is not None:
+            self.pipe.set_reading(reading)
+        elif self.queue and self.queue[0].upstream is not None:
+            self.queue[0].upstream.set_reading(reading)
+
+    # -- parser callbacks
+    def on_message_begin(self) -> None:
+        self.parsing = Exchange(self)
+        self.in_head = True
+        if not self.queue:
+            self.deadline.arm(self.ctx.limits.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        assert self.parsing is not None
+        self.parsing.url += url
+        if len(self.parsing.url) > self.ctx.limits.max_request_line:
+            raise _Reject(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        assert self.parsing is not None
+        self.parsing.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        parser = self.parser
+        size = len(exchange.url) + sum(len(n) + len(v) + 4 for n, v in exchange.headers)
+        if size > self.ctx.limits.max_head_bytes:
+            raise _Reject(431)
+        try:
+            exchange.facts = scan_request(exchange.headers)
+        except FramingError as error:
+            raise _Reject(400) from error
+        exchange.method = parser.get_method()
+        exchange.http11 = parser.get_http_version() == "1.1"
+        exchange.keep_alive = parser.should_keep_alive()
+        if not parser.should_upgrade():
+            exchange.facts.upgrade = None
+        self.in_head = False
+        self.head_bytes = 0
+        self.deadline.disarm()
+        self.queue.append(exchange)
+        if len(self.queue) == 1:
+            exchange.start()
+
+    def on_body(self, body: bytes) -> None:
+        assert self.parsing is not None
+        self.parsing.feed_body(body)
+
+    def on_message_complete(self) -> None:
+        exchange = self.parsing
+        assert exchange is not None
+        self.parsing = None
+        self.in_head = True
+        exchange.request_complete()
+        if len(self.queue) > 1:
+            self._pause(_PAUSE_PENDING)
+
+    # -- called by exchanges
+    def exchange_done(self, exchange: Exchange, keep_alive: bool) -> None:
+        if not self.queue or self.queue[0] is not exchange:
+            return
+        self.queue.popleft()
+        if not keep_alive or self.state not in (_HTTP, _UPGRADING):
+            self.close()
+            return
+        if self.queue:
+            self.queue[0].start()
+            return
+        if self.paused & _PAUSE_PENDING:
+            self._resume(_PAUSE_PENDING)
+        if self.parsing is not None:
+            self.deadline.arm(self.ctx.limits.header_timeout)
+        else:
+            self.deadline.arm(self.ctx.limits.keepalive_timeout)
+
+    def pause_reading_for_upstream(self, paused: bool) -> None:
+        (self._pause if paused else self._resume)(_PAUSE_UPSTREAM)
+
+    def pause_reading_for_pending(self, paused: bool) -> None:
+        (self._pause if paused else self._resume)(_PAUSE_PENDING)
+
+    def start_pipe(self, conn: UpstreamConnection) -> None:
+        self.state = _PIPE
+        self.pipe = conn
+        self.deadline.cancel()
+        self._resume(_PAUSE_STOP)
+        if self.tail:
+            conn.write(self.tail)
+            self.tail = b""
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def writelines(self, parts: tuple[bytes, ...]) -> None:
+        if self.transport is not None:
+            self.transport.writelines(parts)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close_if_idle(self) -> None:
+        if not self.queue and self.parsing is None:
+            self.close()
+
+    # -- internals
+    def _reject(self, status: int) -> None:
+        self.state = _REJECTED
+        self._pause(_PAUSE_STOP)
+        self.deadline.disarm()
+        exchange = self.parsing if self.parsing is not None else Exchange(self)
+        self.parsing = None
+        exchange.reject = status
+        exchange.keep_alive = False
+        self.queue.append(exchange)
+        if len(self.queue) == 1:
+            exchange.start()
+
+    def _pause(self, reason: int) -> None:
+        if not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def _resume(self, reason: int) -> None:
+        if not self.paused & reason:
+            return
+        self.paused &= ~reason
+        if not self.paused and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _timed_out(self) -> None:
+        if self.state == _HTTP and not self.queue:
+            self.abort()

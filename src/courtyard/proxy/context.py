@@ -1,0 +1,55 @@
+"""What every connection of one ProxyServer shares (passed in, never global)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from courtyard.auth.principal import Gate
+from courtyard.proxy.limits import ProxyLimits
+from courtyard.proxy.routes import RouteTable
+from courtyard.spawners.base import Endpoint
+
+if TYPE_CHECKING:
+    from courtyard.proxy.client import ClientConnection
+    from courtyard.proxy.pool import UpstreamPool
+
+ADMIN_LOG_INTERVAL = 60.0
+
+
+@dataclass(eq=False)
+class ProxyContext:
+    routes: RouteTable
+    gate: Gate
+    hub: Endpoint
+    limits: ProxyLimits
+    log: logging.Logger
+    loop: asyncio.AbstractEventLoop
+    pool: UpstreamPool
+    on_upstream_gone: Callable[[str], None] | None = None
+    scheme: bytes = b"http"
+    closing: bool = False
+    connections: set[ClientConnection] = field(default_factory=set)
+    _admin_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def note_admin_access(self, admin: str, owner: str) -> None:
+        """Log an admin opening someone else's server, at most once a minute per pair."""
+        now = time.monotonic()
+        key = (admin, owner)
+        if now - self._admin_seen.get(key, -ADMIN_LOG_INTERVAL) >= ADMIN_LOG_INTERVAL:
+            if len(self._admin_seen) > 10_000:
+                self._admin_seen.clear()
+            self._admin_seen[key] = now
+            self.log.info("admin %s opened %s's server", admin, owner)
+
+    def upstream_gone(self, user: str) -> None:
+        if self.on_upstream_gone is None:
+            return
+        try:
+            self.on_upstream_gone(user)
+        except Exception:
+            self.log.exception("on_upstream_gone(%r) failed", user)

@@ -1,0 +1,26 @@
+"""Bounds the data plane enforces on every connection (sizes and timeouts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProxyLimits:
+    """Sizes in bytes, times in seconds.
+
+    ``pool_size`` is the number of idle keep-alive connections kept per upstream; it does not
+    cap concurrency (a burst opens more connections, the extra ones are closed when released).
+    ``upstream_response_timeout`` bounds the wait for a response head once the request has been
+    forwarded (504 after it); a streaming response body is not timed.
+    """
+
+    max_head_bytes: int = 64 * 1024
+    max_request_line: int = 8 * 1024
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 75.0
+    upstream_connect_timeout: float = 5.0
+    upstream_response_timeout: float = 300.0
+    upstream_idle_timeout: float = 30.0
+    pool_size: int = 32
+    shutdown_timeout: float = 10.0

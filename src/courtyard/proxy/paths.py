@@ -1,0 +1,45 @@
+"""Which user's server a raw request path names, after refusing path tricks.
+
+The rule is deliberately blunt: a path with a dot segment (raw or percent-encoded), an encoded
+slash or backslash, a raw backslash, or a leading ``//`` is refused outright (400). Nothing is
+normalised, so what we route on is exactly what the upstream receives.
+"""
+
+from __future__ import annotations
+
+USER_PREFIX = b"/user/"
+
+
+def split_target(url: bytes) -> bytes:
+    """The path part of an origin-form request target (query dropped)."""
+    query = url.find(b"?")
+    return url if query < 0 else url[:query]
+
+
+def is_safe_path(path: bytes) -> bool:
+    if not path.startswith(b"/") or path.startswith(b"//"):
+        return False
+    if b"\\" in path or b"#" in path:
+        return False
+    if b"%" in path:
+        low = path.lower()
+        if b"%2f" in low or b"%5c" in low:
+            return False
+        path = low.replace(b"%2e", b".")
+    if b"." not in path:
+        return True
+    return all(segment not in (b".", b"..") for segment in path.split(b"/"))
+
+
+def user_from_path(path: bytes) -> str | None:
+    """``/user/<name>`` or ``/user/<name>/...`` -> name (case-sensitive); else None."""
+    if not path.startswith(USER_PREFIX):
+        return None
+    end = path.find(b"/", len(USER_PREFIX))
+    name = path[len(USER_PREFIX) :] if end < 0 else path[len(USER_PREFIX) : end]
+    if not name:
+        return None
+    try:
+        return name.decode("ascii")
+    except UnicodeDecodeError:
+        return None

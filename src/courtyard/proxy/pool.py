@@ -1,0 +1,68 @@
+"""Idle keep-alive upstream connections, per Endpoint, and opening new ones.
+
+LIFO reuse keeps the most recently used connection hot. Idle connections close after
+``upstream_idle_timeout`` (and as soon as the upstream closes them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from courtyard.proxy.limits import ProxyLimits
+from courtyard.proxy.upstream import UpstreamConnection
+from courtyard.spawners.base import Endpoint
+
+
+class UpstreamPool:
+    def __init__(self, loop: asyncio.AbstractEventLoop, limits: ProxyLimits) -> None:
+        self._loop = loop
+        self._limits = limits
+        self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
+
+    def take(self, endpoint: Endpoint) -> UpstreamConnection | None:
+        idle = self._idle.get(endpoint)
+        while idle:
+            conn = idle.pop()
+            if not idle:
+                del self._idle[endpoint]
+            if conn.usable():
+                conn.deadline.disarm()
+                return conn
+            idle = self._idle.get(endpoint)
+        return None
+
+    def put(self, conn: UpstreamConnection) -> None:
+        idle = self._idle.setdefault(conn.endpoint, [])
+        if len(idle) >= self._limits.pool_size or not conn.usable():
+            conn.close()
+            return
+        conn.reused = True
+        idle.append(conn)
+        conn.deadline.arm(self._limits.upstream_idle_timeout)
+
+    def discard(self, conn: UpstreamConnection) -> None:
+        idle = self._idle.get(conn.endpoint)
+        if idle and conn in idle:
+            idle.remove(conn)
+            if not idle:
+                del self._idle[conn.endpoint]
+
+    async def connect(self, endpoint: Endpoint) -> UpstreamConnection:
+        """A fresh connection; raises OSError (refused, socket missing) or TimeoutError."""
+        loop = self._loop
+
+        def factory() -> UpstreamConnection:
+            return UpstreamConnection(self, endpoint, loop)
+
+        if endpoint.unix_path is not None:
+            opening = loop.create_unix_connection(factory, endpoint.unix_path)
+        else:
+            opening = loop.create_connection(factory, str(endpoint.host), int(endpoint.port or 0))
+        _, conn = await asyncio.wait_for(opening, self._limits.upstream_connect_timeout)
+        return conn
+
+    def close_idle(self) -> None:
+        for idle in list(self._idle.values()):
+            for conn in list(idle):
+                conn.close()
+        self._idle.clear()

@@ -1,0 +1,97 @@
+"""ProxyServer: the public face of the data plane (one listening port)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as ssl_module
+from collections.abc import Callable
+
+from courtyard.auth.principal import Gate
+from courtyard.proxy.client import ClientConnection
+from courtyard.proxy.context import ProxyContext
+from courtyard.proxy.limits import ProxyLimits
+from courtyard.proxy.pool import UpstreamPool
+from courtyard.proxy.routes import RouteTable
+from courtyard.spawners.base import Endpoint
+
+_CLOSE_POLL = 0.02
+DEFAULT_LIMITS = ProxyLimits()
+
+
+class ProxyServer:
+    """Routes ``/user/<name>/...`` to that user's server when the caller may open it, and
+    everything else to the control plane at ``hub_endpoint``."""
+
+    def __init__(
+        self,
+        routes: RouteTable,
+        gate: Gate,
+        hub_endpoint: Endpoint,
+        *,
+        on_upstream_gone: Callable[[str], None] | None = None,
+        limits: ProxyLimits = DEFAULT_LIMITS,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self._routes = routes
+        self._gate = gate
+        self._hub = hub_endpoint
+        self._on_upstream_gone = on_upstream_gone
+        self._limits = limits
+        self._log = log or logging.getLogger("courtyard.proxy")
+        self._server: asyncio.AbstractServer | None = None
+        self._ctx: ProxyContext | None = None
+        self._port = 0
+
+    async def start(
+        self,
+        host: str,
+        port: int,
+        *,
+        ssl: ssl_module.SSLContext | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        ctx = ProxyContext(
+            routes=self._routes,
+            gate=self._gate,
+            hub=self._hub,
+            limits=self._limits,
+            log=self._log,
+            loop=loop,
+            pool=UpstreamPool(loop, self._limits),
+            on_upstream_gone=self._on_upstream_gone,
+            scheme=b"https" if ssl is not None else b"http",
+        )
+        self._server = await loop.create_server(
+            lambda: ClientConnection(ctx),
+            host,
+            port,
+            ssl=ssl,
+            reuse_port=reuse_port or None,
+            backlog=1024,
+        )
+        self._ctx = ctx
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    async def close(self) -> None:
+        """Stop accepting, close idle connections, let in-flight exchanges finish (bounded)."""
+        if self._server is None or self._ctx is None:
+            return
+        ctx = self._ctx
+        ctx.closing = True
+        self._server.close()
+        for conn in list(ctx.connections):
+            conn.close_if_idle()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._limits.shutdown_timeout
+        while ctx.connections and loop.time() < deadline:
+            await asyncio.sleep(_CLOSE_POLL)
+        for conn in list(ctx.connections):
+            conn.abort()
+        ctx.pool.close_idle()
+        self._server = None
