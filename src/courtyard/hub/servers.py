@@ -241,7 +241,7 @@ class ServerManager:
         handle.task = None
         if status is not None and handle.state == "running":
             log.warning("%s's server exited (status %s)", handle.user, status)
-            await self._mark_stopped(handle, f"The server exited (status {status}).")
+            await self._mark_stopped(handle, "exited")
 
     def start_watching(self) -> None:
         self._watcher = asyncio.create_task(self._watch(), name="server-watcher")

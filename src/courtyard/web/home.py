@@ -9,7 +9,7 @@ from aiohttp import web
 from courtyard.auth.nexturl import safe_next
 from courtyard.auth.principal import Principal
 from courtyard.errors import ServerStateError
-from courtyard.web.context import LANG_COOKIE, LANGUAGES, ctx, principal, render
+from courtyard.web.context import LANG_COOKIE, LANGUAGES, ctx, error_page, principal, render
 
 
 def require_login(request: web.Request) -> Principal:
@@ -36,7 +36,7 @@ async def spawn(request: web.Request) -> web.StreamResponse:
     try:
         servers.request_start(who.name)
     except ServerStateError as e:
-        return render(request, "error.html", status=409, message=e.message)
+        return error_page(request, 409, e.message)
     raise web.HTTPFound(f"/hub/spawn-pending?next={quote(nxt)}")
 
 
@@ -57,7 +57,7 @@ async def spawn_pending(request: web.Request) -> web.StreamResponse:
 
 async def stop(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
-    await ctx(request).servers.stop(who.name, reason="Stopped by its owner.")
+    await ctx(request).servers.stop(who.name, reason="user")
     raise web.HTTPFound("/hub/home")
 
 

@@ -7,10 +7,10 @@ import logging
 from aiohttp import web
 
 from courtyard.auth.nexturl import safe_next
-from courtyard.web.context import client_ip, ctx, principal, render
+from courtyard.web.context import client_ip, ctx, language, principal, render
+from courtyard.web.i18n import LOGIN_FAILED, translator
 
 log = logging.getLogger("courtyard.login")
-FAILED = "Invalid username or password."
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -37,7 +37,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         c.throttle.record_failure(name, ip)
         log.warning("failed login for %r from %s", name[:32], ip)
         return render(request, "login.html", status=403, next=nxt, username=name[:64],
-                      error=FAILED, throttled_seconds=None)
+                      error=translator(language(request)).gettext(LOGIN_FAILED), throttled_seconds=None)
     c.throttle.record_success(name, ip)
     c.store.ensure_user(user, admin=user in c.settings.admin_users)
     if user in c.settings.admin_users and not c.store.require_user(user).admin:
