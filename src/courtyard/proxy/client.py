@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import cast
 
 import httptools
 
@@ -51,8 +52,7 @@ class ClientConnection(asyncio.Protocol):
 
     # -- transport events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self.ctx.connections.add(self)
         peer = transport.get_extra_info("peername")
         address = (peer[0] if isinstance(peer, tuple) else "local").encode()

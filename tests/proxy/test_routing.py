@@ -1,0 +1,132 @@
+"""Who reaches which upstream, with which headers."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from conftest import Stack
+from proxykit import RawClient, get
+
+
+async def fetch(stack: Stack, request: bytes) -> tuple[int, dict[str, object]]:
+    client = await RawClient.open(stack.port)
+    client.send(request)
+    response = await client.response()
+    await client.close()
+    return response.status, (response.json() if response.status == 200 else {})
+
+
+async def test_alice_reaches_her_server_with_secret_and_user(stack: Stack) -> None:
+    client = await RawClient.open(stack.port)
+    client.send(get("/user/alice/echo?x=1", "alice-cookie"))
+    response = await client.response()
+    data = response.json()
+    assert data["owner"] == "alice"
+    assert data["path"] == "/user/alice/echo?x=1"
+    assert response.sent_header("X-Courtyard-Secret") == ["alice-secret"]
+    assert response.sent_header("X-Courtyard-User") == ["alice"]
+    assert response.sent_header("X-Real-IP") == ["127.0.0.1"]
+    assert response.sent_header("X-Forwarded-For") == ["127.0.0.1"]
+    assert response.sent_header("X-Forwarded-Proto") == ["http"]
+    assert response.sent_header("X-Forwarded-Host") == ["hub.test"]
+    await client.close()
+
+
+async def test_exact_user_path_routes_too(stack: Stack) -> None:
+    status, data = await fetch(stack, get("/user/bob", "bob-cookie"))
+    assert (status, data["owner"]) == (200, "bob")
+
+
+async def test_tcp_upstream_works_like_unix(stack: Stack) -> None:
+    status, data = await fetch(stack, get("/user/bob/echo", "bob-cookie"))
+    assert (status, data["owner"]) == (200, "bob")
+
+
+@pytest.mark.parametrize(
+    "cookie", [None, "bob-cookie", "nobody", "plain-admin-cookie"], ids=["anon", "bob", "bad", "admin-no-access"]
+)
+async def test_without_access_the_request_goes_to_the_hub(stack: Stack, cookie: str | None) -> None:
+    status, data = await fetch(stack, get("/user/alice/echo", cookie))
+    assert status == 200
+    assert data["hub"] is True
+    assert data["path"] == "/user/alice/echo"
+    headers = dict((k.lower(), v) for k, v in data["headers"])  # type: ignore[union-attr]
+    assert "x-courtyard-secret" not in headers
+    assert "x-courtyard-user" not in headers
+
+
+async def test_admin_with_access_opens_alices_server_and_is_logged(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="courtyard.proxy.test"):
+        status, data = await fetch(stack, get("/user/alice/echo", "admin-cookie"))
+    assert (status, data["owner"]) == (200, "alice")
+    assert "admin root opened alice's server" in caplog.text
+
+
+async def test_unknown_user_and_other_paths_go_to_the_hub(stack: Stack) -> None:
+    for path in ["/hub/login", "/", "/user/carol/", "/user/", "/User/bob/echo", "/user/Alice/echo"]:
+        status, data = await fetch(stack, get(path, "bob-cookie" if "bob" in path else "alice-cookie"))
+        assert (status, data["hub"], data["path"]) == (200, True, path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/user/alice/../bob/echo",
+        "/user/alice/%2e%2e/bob/echo",
+        "/user/alice/%2E%2E/bob/echo",
+        "/user/alice/.%2e/bob/echo",
+        "//user/bob/echo",
+        "/user/bob%2f../echo",
+        "/user/bob%2F..",
+        "/user/alice/..%2fbob/echo",
+        "/user/alice/..%5cbob/echo",
+        "/user/alice/..\\bob/echo",
+        "/user/alice/./echo",
+        "/hub/../user/bob/echo",
+        "http://hub.test/user/bob/echo",
+    ],
+)
+async def test_path_tricks_are_refused(stack: Stack, path: str) -> None:
+    status, _ = await fetch(stack, get(path, "alice-cookie"))
+    assert status == 400
+
+
+async def test_forged_courtyard_headers_are_stripped(stack: Stack) -> None:
+    forged = (
+        "X-Courtyard-User: bob\r\nX-Courtyard-Secret: guess\r\nx-courtyard-other: 1\r\n"
+        "X-Real-IP: 10.9.9.9\r\nX-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Proto: https\r\n"
+    )
+    for path, cookie in [("/user/alice/echo", "alice-cookie"), ("/hub/x", None)]:
+        client = await RawClient.open(stack.port)
+        client.send(get(path, cookie, forged))
+        response = await client.response()
+        assert response.sent_header("X-Courtyard-User") == (["alice"] if cookie else [])
+        assert response.sent_header("X-Courtyard-Secret") == (["alice-secret"] if cookie else [])
+        assert response.sent_header("X-Courtyard-Other") == []
+        assert response.sent_header("X-Real-IP") == ["127.0.0.1"]
+        assert response.sent_header("X-Forwarded-For") == ["127.0.0.1"]
+        assert response.sent_header("X-Forwarded-Proto") == ["http"]
+        await client.close()
+
+
+async def test_hop_by_hop_headers_are_stripped(stack: Stack) -> None:
+    extra = "Connection: keep-alive, X-Private\r\nX-Private: 1\r\nKeep-Alive: 5\r\nProxy-Authorization: x\r\nTE: trailers\r\nX-Kept: yes\r\n"
+    client = await RawClient.open(stack.port)
+    client.send(get("/user/alice/echo", "alice-cookie", extra))
+    response = await client.response()
+    for name in ["X-Private", "Keep-Alive", "Proxy-Authorization", "TE"]:
+        assert response.sent_header(name) == [], name
+    assert response.sent_header("X-Kept") == ["yes"]
+    assert response.header("Keep-Alive") is None
+    await client.close()
+
+
+async def test_route_activity_is_touched(stack: Stack) -> None:
+    route = stack.routes.get("alice")
+    assert route is not None
+    route.touch(0.0)
+    await fetch(stack, get("/user/alice/echo", "alice-cookie"))
+    assert route.last_activity > 0.0
