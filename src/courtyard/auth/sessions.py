@@ -1,0 +1,146 @@
+"""Login sessions: signed cookies backed by server-side rows, with a short in-memory cache.
+
+A cookie is ``<token>.<signature>``: 32 random bytes (url-safe base64) and a truncated
+HMAC-SHA256 of the token under the hub's secret key, so forged or mangled cookies are refused
+without touching the database. Only sha256(token) is stored (``sessions.id_hash``); logout
+deletes the row, which logs out every tab. Lookups are cached for ``cache_ttl`` seconds (and
+dropped at once on revoke in this process), so the proxy can ask on every request; other
+worker processes notice a revoke within ``cache_ttl``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from courtyard.store import SessionRecord, Store
+from courtyard.store.timestamps import from_epoch
+
+TOKEN_BYTES = 32
+SIGNATURE_BYTES = 16
+MAX_COOKIE_CHARS = 128
+CACHE_TTL = 5.0
+CACHE_ENTRIES = 10_000
+TOUCH_EVERY = 60.0  # seconds between last_seen writes for one session
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    record: SessionRecord | None
+    fetched: float
+    expires_at: float  # epoch seconds; 0 when record is None
+
+
+class SessionManager:
+    """Creates, finds and revokes login sessions for the cookie it signs."""
+
+    def __init__(
+        self,
+        store: Store,
+        secret_key: bytes,
+        max_age: int,
+        now: Callable[[], float] = time.time,
+        *,
+        cache_ttl: float = CACHE_TTL,
+    ) -> None:
+        self.store = store
+        self.secret_key = secret_key
+        self.max_age = max_age
+        self.now = now
+        self.cache_ttl = cache_ttl
+        self.cache: OrderedDict[str, CacheEntry] = OrderedDict()
+
+    def sign(self, token: str) -> str:
+        mac = hmac.new(self.secret_key, b"courtyard-session:" + token.encode(), hashlib.sha256)
+        return b64(mac.digest()[:SIGNATURE_BYTES])
+
+    def token_of(self, cookie: str) -> str | None:
+        """The token inside a correctly signed cookie value, else None."""
+        if len(cookie) > MAX_COOKIE_CHARS:
+            return None
+        token, dot, signature = cookie.partition(".")
+        if not dot or not token or not hmac.compare_digest(signature, self.sign(token)):
+            return None
+        return token
+
+    def create(self, user: str, *, user_agent: str = "", ip: str = "") -> str:
+        """Log ``user`` in; returns the cookie value (UnknownUserError if no such user)."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        expires = from_epoch(self.now()) + timedelta(seconds=self.max_age)
+        record = self.store.create_session(
+            hash_token(token), user, expires=expires, user_agent=user_agent, ip=ip
+        )
+        cookie = f"{token}.{self.sign(token)}"
+        self.remember(cookie, record)
+        return cookie
+
+    def lookup(self, cookie: str) -> SessionRecord | None:
+        """The live session for a cookie value, or None (forged, revoked, expired)."""
+        now = self.now()
+        entry = self.cache.get(cookie)
+        if entry is None or now - entry.fetched >= self.cache_ttl:
+            token = self.token_of(cookie)
+            if token is None:
+                return None
+            entry = self.refresh(cookie, token, now)
+        if entry.record is None or now >= entry.expires_at:
+            return None
+        return entry.record
+
+    def refresh(self, cookie: str, token: str, now: float) -> CacheEntry:
+        record = self.store.get_session(hash_token(token))
+        if record is not None and now - record.last_seen.timestamp() >= TOUCH_EVERY:
+            self.store.touch_session(record.id_hash, from_epoch(now))
+        return self.remember(cookie, record)
+
+    def remember(self, cookie: str, record: SessionRecord | None) -> CacheEntry:
+        expires_at = record.expires.timestamp() if record else 0.0
+        entry = CacheEntry(record, self.now(), expires_at)
+        self.cache[cookie] = entry
+        self.cache.move_to_end(cookie)
+        while len(self.cache) > CACHE_ENTRIES:
+            self.cache.popitem(last=False)
+        return entry
+
+    def session_hash(self, cookie: str) -> str | None:
+        """sha256 of the token in a correctly signed cookie (the session's id), else None."""
+        token = self.token_of(cookie)
+        return hash_token(token) if token else None
+
+    def revoke(self, cookie: str) -> bool:
+        """Log out this session everywhere; False if it was not a live session."""
+        token = self.token_of(cookie)
+        self.cache.pop(cookie, None)
+        return token is not None and self.store.delete_session(hash_token(token))
+
+    def revoke_user(self, name: str) -> int:
+        """Log ``name`` out of every session; returns how many there were."""
+        removed = self.store.delete_sessions_for_user(name)
+        self.forget_user(name)
+        return len(removed)
+
+    def forget_user(self, name: str) -> None:
+        """Drop cached sessions of ``name`` (call after changing their admin flag)."""
+        stale = [
+            key for key, entry in self.cache.items() if entry.record and entry.record.user == name
+        ]
+        for key in stale:
+            del self.cache[key]
+
+    def purge_expired(self) -> int:
+        return self.store.purge_expired_sessions(from_epoch(self.now()))
