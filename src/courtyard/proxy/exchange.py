@@ -241,6 +241,7 @@ class Exchange:
         facts = scan_response(self.response_headers)
         framing = b""
         if status == 101:
+            self.interim = True  # its message-complete event is not the end: the pipe follows
             upgrade = facts.upgrade or self.facts.upgrade or b"websocket"
             framing = b"Connection: Upgrade\r\nUpgrade: " + upgrade + b"\r\n"
         else:

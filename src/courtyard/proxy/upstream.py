@@ -129,8 +129,9 @@ class UpstreamConnection(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing()
 
     def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
 
     def set_reading(self, reading: bool) -> None:
         if self.transport is not None and not self.transport.is_closing():
