@@ -194,7 +194,7 @@ class RawClient:
             async with asyncio.timeout(timeout):
                 while await self.reader.read(65536):
                     pass
-        except ConnectionResetError:
+        except ConnectionError:
             return True
         except TimeoutError:
             return False

@@ -237,8 +237,14 @@ class ClientConnection(asyncio.Protocol):
         self.state = _REJECTED
         self._pause(_PAUSE_STOP)
         self.deadline.disarm()
-        exchange = self.parsing if self.parsing is not None else Exchange(self)
-        self.parsing = None
+        exchange, self.parsing = self.parsing, None
+        if exchange is not None and not self.in_head:  # queued already: its body was bad
+            exchange.reject = status
+            exchange.keep_alive = False
+            if self.queue and self.queue[0] is exchange:
+                exchange.refuse(status)
+            return
+        exchange = exchange or Exchange(self)
         exchange.reject = status
         exchange.keep_alive = False
         self.queue.append(exchange)

@@ -381,6 +381,18 @@ class Exchange:
             self.upstream = None
         self.answer(status)
 
+    def refuse(self, status: int) -> None:
+        """The client broke framing mid-body: answer if nothing was sent yet, else cut."""
+        if self.done:
+            return
+        if self.head_sent:
+            self.client.abort()
+            return
+        if self.upstream is not None:
+            self.upstream.abort()
+            self.upstream = None
+        self.answer(status)
+
     def answer(self, status: int) -> None:
         keep_alive = self.keep_alive and self.request_done and not self.ctx.closing
         self.close_after = not keep_alive
