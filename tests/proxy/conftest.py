@@ -53,7 +53,7 @@ class Stack:
 
 
 async def serve_unix(app: web.Application, path: Path, runners: list[web.AppRunner]) -> Endpoint:
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
     await web.UnixSite(runner, str(path)).start()
     runners.append(runner)
@@ -61,7 +61,7 @@ async def serve_unix(app: web.Application, path: Path, runners: list[web.AppRunn
 
 
 async def serve_tcp(app: web.Application, runners: list[web.AppRunner]) -> Endpoint:
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -59,7 +59,7 @@ def user_app(owner: str) -> web.Application:
         return web.Response(body=b"x" * int(request.query["n"]))
 
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(30)
+        await asyncio.sleep(2)
         return web.Response(text="late")
 
     async def websocket(request: web.Request) -> web.WebSocketResponse:
