@@ -4,84 +4,101 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.auth.csrf import CsrfTokens, same_origin
+from courtyard.auth.csrf import (
+    login_token,
+    new_login_nonce,
+    same_origin,
+    session_token,
+    verify_login_token,
+    verify_session_token,
+)
 
 KEY = b"k" * 32
 SESSION = "a" * 64
+T0 = 1_700_000_000.0
 
 
-@pytest.fixture
-def tokens(clock) -> CsrfTokens:
-    return CsrfTokens(KEY, now=clock, login_max_age=3600)
+def test_session_token_is_stable_and_verifies() -> None:
+    token = session_token(KEY, SESSION)
+    assert token == session_token(KEY, SESSION)
+    assert verify_session_token(KEY, SESSION, token)
 
 
-def test_session_token_is_stable_and_verifies(tokens: CsrfTokens) -> None:
-    token = tokens.for_session(SESSION)
-    assert token == tokens.for_session(SESSION)
-    assert tokens.verify_session(SESSION, token)
-
-
-def test_session_token_differs_per_session_and_key(tokens: CsrfTokens) -> None:
-    token = tokens.for_session(SESSION)
-    assert token != tokens.for_session("b" * 64)
-    assert token != CsrfTokens(b"x" * 32).for_session(SESSION)
+def test_session_token_differs_per_session_and_key() -> None:
+    token = session_token(KEY, SESSION)
+    assert token != session_token(KEY, "b" * 64)
+    assert token != session_token(b"x" * 32, SESSION)
     assert SESSION not in token
 
 
 @pytest.mark.parametrize("bad", [None, "", "x", "A" * 32, "A" * 5000])
-def test_wrong_or_missing_session_tokens_fail(tokens: CsrfTokens, bad: str | None) -> None:
-    assert not tokens.verify_session(SESSION, bad)
+def test_wrong_or_missing_session_tokens_fail(bad: str | None) -> None:
+    assert not verify_session_token(KEY, SESSION, bad)
 
 
-def test_token_of_another_session_fails(tokens: CsrfTokens) -> None:
-    assert not tokens.verify_session(SESSION, tokens.for_session("b" * 64))
+def test_token_of_another_session_fails() -> None:
+    assert not verify_session_token(KEY, SESSION, session_token(KEY, "b" * 64))
 
 
-def test_login_pair_verifies(tokens: CsrfTokens) -> None:
-    cookie, token = tokens.issue_login()
-    assert tokens.verify_login(cookie, token)
-    assert cookie != token
+def login_pair(now: float = T0, key: bytes = KEY) -> tuple[str, str]:
+    nonce = new_login_nonce(now)
+    return nonce, login_token(key, nonce)
 
 
-def test_login_pairs_are_unique_and_do_not_mix(tokens: CsrfTokens) -> None:
-    cookie_a, token_a = tokens.issue_login()
-    cookie_b, token_b = tokens.issue_login()
-    assert cookie_a != cookie_b
-    assert not tokens.verify_login(cookie_a, token_b)
-    assert not tokens.verify_login(cookie_b, token_a)
+def test_login_pair_verifies() -> None:
+    nonce, token = login_pair()
+    assert verify_login_token(KEY, nonce, token, now=T0)
+    assert nonce != token
 
 
-def test_login_token_expires(tokens: CsrfTokens, clock) -> None:
-    cookie, token = tokens.issue_login()
-    clock.advance(3600)
-    assert tokens.verify_login(cookie, token)
-    clock.advance(1)
-    assert not tokens.verify_login(cookie, token)
+def test_login_pair_with_the_real_clock_verifies() -> None:
+    nonce = new_login_nonce()
+    assert verify_login_token(KEY, nonce, login_token(KEY, nonce))
 
 
-def test_login_token_from_the_future_fails(tokens: CsrfTokens, clock) -> None:
-    cookie, token = tokens.issue_login()
-    clock.advance(-10)
-    assert not tokens.verify_login(cookie, token)
+def test_login_pairs_are_unique_and_do_not_mix() -> None:
+    nonce_a, token_a = login_pair()
+    nonce_b, token_b = login_pair()
+    assert nonce_a != nonce_b
+    assert not verify_login_token(KEY, nonce_a, token_b, now=T0)
+    assert not verify_login_token(KEY, nonce_b, token_a, now=T0)
 
 
-def test_login_cookie_with_edited_time_fails(tokens: CsrfTokens, clock) -> None:
-    cookie, token = tokens.issue_login()
-    nonce, _, issued = cookie.rpartition(".")
-    assert not tokens.verify_login(f"{nonce}.{int(issued) + 100}", token)
+def test_login_token_without_its_cookie_fails() -> None:
+    _nonce, token = login_pair()
+    assert not verify_login_token(KEY, None, token, now=T0)
+    assert not verify_login_token(KEY, "", token, now=T0)
+
+
+def test_login_token_expires() -> None:
+    nonce, token = login_pair()
+    assert verify_login_token(KEY, nonce, token, now=T0 + 3600, max_age=3600)
+    assert not verify_login_token(KEY, nonce, token, now=T0 + 3601, max_age=3600)
+
+
+def test_login_token_from_the_future_fails() -> None:
+    nonce, token = login_pair()
+    assert not verify_login_token(KEY, nonce, token, now=T0 - 10)
+
+
+def test_login_cookie_with_edited_time_fails() -> None:
+    nonce, token = login_pair()
+    random_part, _, issued = nonce.rpartition(".")
+    edited = f"{random_part}.{int(issued) + 100}"
+    assert not verify_login_token(KEY, edited, token, now=T0 + 200)
 
 
 @pytest.mark.parametrize(
-    ("cookie", "token"),
-    [(None, "x"), ("", "x"), ("abc", "x"), ("abc.notanumber", "x"), ("a." * 100, "x")],
+    ("nonce", "token"),
+    [("abc", "x"), ("abc.notanumber", "x"), ("abc.-5", "x"), ("a." * 100, "x"), ("a.1", None)],
 )
-def test_malformed_login_pairs_fail(tokens: CsrfTokens, cookie: str | None, token: str) -> None:
-    assert not tokens.verify_login(cookie, token)
+def test_malformed_login_pairs_fail(nonce: str, token: str | None) -> None:
+    assert not verify_login_token(KEY, nonce, token, now=T0)
 
 
-def test_login_token_signed_with_another_key_fails(tokens: CsrfTokens, clock) -> None:
-    cookie, token = CsrfTokens(b"other" * 8, now=clock).issue_login()
-    assert not tokens.verify_login(cookie, token)
+def test_login_token_signed_with_another_key_fails() -> None:
+    nonce, token = login_pair(key=b"other" * 8)
+    assert not verify_login_token(KEY, nonce, token, now=T0)
 
 
 SAME = [

@@ -7,7 +7,7 @@ import logging
 import pytest
 from argon2 import PasswordHasher
 
-from courtyard.auth.authenticators import LocalAuthenticator, build_authenticator
+from courtyard.auth.authenticators import LocalAuthenticator, make_authenticator
 from courtyard.auth.passwords import needs_rehash
 from courtyard.config.settings import Settings
 from courtyard.errors import AuthError, UnknownUserError, UserExistsError
@@ -117,6 +117,6 @@ async def test_weak_hash_is_upgraded_on_login(local: LocalAuthenticator, store: 
     assert not needs_rehash(upgraded)
 
 
-def test_build_authenticator_follows_the_auth_setting(store: Store) -> None:
-    assert build_authenticator(Settings(auth="local"), store).kind == "local"
-    assert build_authenticator(Settings(auth="system"), store).kind == "system"
+def test_make_authenticator_follows_the_auth_setting(store: Store) -> None:
+    assert make_authenticator(Settings(auth="local"), store).kind == "local"
+    assert make_authenticator(Settings(auth="system"), store).kind == "system"

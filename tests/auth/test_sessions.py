@@ -6,9 +6,15 @@ import hashlib
 
 import pytest
 
-from courtyard.auth.gate import SECURE_COOKIE_NAME, SessionGate, cookie_value
 from courtyard.auth.principal import Principal
-from courtyard.auth.sessions import CACHE_TTL, TOUCH_EVERY, SessionManager
+from courtyard.auth.sessions import (
+    CACHE_TTL,
+    SECURE_COOKIE_NAME,
+    TOUCH_EVERY,
+    SessionGate,
+    SessionManager,
+    cookie_value,
+)
 from courtyard.config.settings import Settings
 from courtyard.store import Store
 
@@ -126,7 +132,7 @@ def test_purge_expired_removes_old_rows(sessions: SessionManager, store: Store, 
 
 
 def gate_for(sessions: SessionManager, **settings: object) -> SessionGate:
-    return SessionGate(sessions, Settings(**settings))  # type: ignore[arg-type]
+    return SessionGate(sessions, sessions.store, Settings(**settings))  # type: ignore[arg-type]
 
 
 def test_gate_turns_a_session_cookie_into_a_principal(sessions: SessionManager) -> None:
@@ -156,7 +162,7 @@ def test_gate_without_a_valid_cookie_is_anonymous(
 
 def test_gate_with_secure_cookie_name_ignores_the_plain_one(sessions: SessionManager) -> None:
     cookie = sessions.create("ada")
-    gate = SessionGate(sessions, Settings(), cookie_name=SECURE_COOKIE_NAME)
+    gate = SessionGate(sessions, sessions.store, Settings(), cookie_name=SECURE_COOKIE_NAME)
     assert gate.identify(f"courtyard-session={cookie}", None) is None
     assert gate.identify(f"__Host-courtyard-session={cookie}", None).name == "ada"
 

@@ -210,7 +210,7 @@ def check_new_password(password: str) -> None:
         )
 
 
-def build_authenticator(
+def make_authenticator(
     settings: Settings, store: Store
 ) -> SystemAuthenticator | LocalAuthenticator:
     """The authenticator the setting ``auth`` asks for."""

@@ -3,15 +3,17 @@
 Logged in: a form's token is HMAC(secret_key, "csrf:" + session id hash) - derived, so
 nothing is stored, it changes with every login, and it dies with the session.
 
-Before login (the login form itself, against login CSRF): a *signed double-submit* pair.
-``issue_login()`` returns a cookie value ``<nonce>.<issued-at>`` and a form token
-HMAC(secret_key, "login:" + cookie value). ``verify_login`` checks that the form token
-matches the cookie the same browser sent back and that it is younger than
-``login_max_age``. Another site can neither read our cookie nor set a ``__Host-`` one, so it
-cannot build a matching pair; a plain signed token without the cookie would not be enough
-(an attacker could fetch one for themselves).
+Before login (the login form itself, against login CSRF) we use a *signed double-submit*
+pair. ``new_login_nonce()`` makes a cookie value ``<random>.<issued-at>`` that the login page
+sets (HttpOnly, SameSite=Lax, ``__Host-`` over HTTPS); the form carries
+``login_token(secret_key, nonce)`` = HMAC(secret_key, "login:" + nonce). ``verify_login_token``
+checks that the form token matches the nonce cookie the same browser sent back, and that the
+nonce is younger than ``max_age``. Another site can neither read our cookie nor set a
+``__Host-`` one, so it cannot build a matching pair. A signed token alone would not do: an
+attacker can fetch a valid one for themselves and post it with their own credentials, logging
+the victim into the attacker's account.
 
-Cookie-authenticated state changes also pass ``same_origin(headers)``.
+Cookie-authenticated state changes (forms included) should also pass ``same_origin(headers)``.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+LOGIN_COOKIE_NAME = "courtyard-login"
+SECURE_LOGIN_COOKIE_NAME = "__Host-courtyard-login"
 LOGIN_MAX_AGE = 2 * 3600.0
 MAX_TOKEN_CHARS = 128
 DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -40,36 +44,42 @@ def equal(given: str | None, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-class CsrfTokens:
-    def __init__(
-        self,
-        secret_key: bytes,
-        now: Callable[[], float] = time.time,
-        login_max_age: float = LOGIN_MAX_AGE,
-    ) -> None:
-        self.secret_key = secret_key
-        self.now = now
-        self.login_max_age = login_max_age
+def session_token(secret_key: bytes, session_id: str) -> str:
+    """The form token of the session whose id (token hash) is ``session_id``."""
+    return mac(secret_key, "csrf", session_id)
 
-    def for_session(self, session_id: str) -> str:
-        """The form token of the session whose id (token hash) is ``session_id``."""
-        return mac(self.secret_key, "csrf", session_id)
 
-    def verify_session(self, session_id: str, token: str | None) -> bool:
-        return equal(token, self.for_session(session_id))
+def verify_session_token(secret_key: bytes, session_id: str, token: str | None) -> bool:
+    return equal(token, session_token(secret_key, session_id))
 
-    def issue_login(self) -> tuple[str, str]:
-        """A fresh (cookie value, form token) pair for the login form."""
-        cookie = f"{secrets.token_urlsafe(16)}.{int(self.now())}"
-        return cookie, mac(self.secret_key, "login", cookie)
 
-    def verify_login(self, cookie: str | None, token: str | None) -> bool:
-        if not cookie or len(cookie) > MAX_TOKEN_CHARS:
-            return False
-        _nonce, _dot, issued = cookie.rpartition(".")
-        if not issued.isdigit() or not 0 <= self.now() - int(issued) <= self.login_max_age:
-            return False
-        return equal(token, mac(self.secret_key, "login", cookie))
+def new_login_nonce(now: float | None = None) -> str:
+    """A fresh value for the login cookie: random part and issue time."""
+    issued = int(time.time() if now is None else now)
+    return f"{secrets.token_urlsafe(16)}.{issued}"
+
+
+def login_token(secret_key: bytes, nonce: str) -> str:
+    """The login form's token, bound to the browser's login cookie ``nonce``."""
+    return mac(secret_key, "login", nonce)
+
+
+def verify_login_token(
+    secret_key: bytes,
+    nonce: str | None,
+    token: str | None,
+    *,
+    now: float | None = None,
+    max_age: float = LOGIN_MAX_AGE,
+) -> bool:
+    """True if ``token`` was made for this ``nonce`` cookie, issued within ``max_age``."""
+    if not nonce or len(nonce) > MAX_TOKEN_CHARS:
+        return False
+    _random, _dot, issued = nonce.rpartition(".")
+    age = (time.time() if now is None else now) - int(issued) if issued.isdigit() else -1
+    if not 0 <= age <= max_age:
+        return False
+    return equal(token, login_token(secret_key, nonce))
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -111,6 +121,6 @@ def normal_host(netloc: str, scheme: str | None) -> str:
     host = netloc.strip().lower()
     defaults = [DEFAULT_PORTS[scheme]] if scheme else list(DEFAULT_PORTS.values())
     for port in defaults:
-        if host.endswith(f":{port}") and not host.endswith("]"):
+        if host.endswith(f":{port}"):
             return host[: -len(port) - 1]
     return host

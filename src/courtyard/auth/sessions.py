@@ -1,4 +1,4 @@
-"""Login sessions: signed cookies backed by server-side rows, with a short in-memory cache.
+"""Login sessions (signed cookies backed by server-side rows) and the Gate that reads them.
 
 A cookie is ``<token>.<signature>``: 32 random bytes (url-safe base64) and a truncated
 HMAC-SHA256 of the token under the hub's secret key, so forged or mangled cookies are refused
@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from courtyard.auth.principal import Principal
+from courtyard.config.settings import Settings
 from courtyard.store import SessionRecord, Store
 from courtyard.store.timestamps import from_epoch
 
@@ -29,6 +31,9 @@ MAX_COOKIE_CHARS = 128
 CACHE_TTL = 5.0
 CACHE_ENTRIES = 10_000
 TOUCH_EVERY = 60.0  # seconds between last_seen writes for one session
+COOKIE_NAME = "courtyard-session"
+SECURE_COOKIE_NAME = "__Host-courtyard-session"  # over HTTPS
+MAX_PRINCIPALS = 10_000
 
 
 def hash_token(token: str) -> str:
@@ -144,3 +149,62 @@ class SessionManager:
 
     def purge_expired(self) -> int:
         return self.store.purge_expired_sessions(from_epoch(self.now()))
+
+
+def cookie_value(header: str, name: str) -> str | None:
+    """The first value of cookie ``name`` in a Cookie header, or None."""
+    for part in header.split(";"):
+        key, eq, value = part.strip().partition("=")
+        if eq and key == name:
+            return value.strip('"')
+    return None
+
+
+class SessionGate:
+    """Implements ``Gate`` with session cookies; ``authorization`` (API tokens, read from
+    ``store``) comes in a later issue and is ignored for now.
+
+    On a cache hit this is a header split and two dict lookups: the manager caches the
+    session record per cookie value, and the gate caches the Principal built from that
+    record object (rebuilt only when the manager refetched the record).
+    """
+
+    def __init__(
+        self,
+        sessions: SessionManager,
+        store: Store,
+        settings: Settings,
+        cookie_name: str = COOKIE_NAME,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.admin_access = settings.admin_access
+        self.cookie_name = cookie_name
+        self.principals: dict[str, tuple[SessionRecord, Principal]] = {}
+
+    def identify(self, cookie: str | None, authorization: str | None) -> Principal | None:
+        if not cookie:
+            return None
+        value = cookie_value(cookie, self.cookie_name)
+        if value is None:
+            return None
+        record = self.sessions.lookup(value)
+        if record is None:
+            self.principals.pop(value, None)
+            return None
+        cached = self.principals.get(value)
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        return self.remember(value, record)
+
+    def remember(self, value: str, record: SessionRecord) -> Principal:
+        principal = Principal(
+            name=record.user,
+            admin=record.admin,
+            admin_access=self.admin_access,
+            session_id=record.id_hash,
+        )
+        if len(self.principals) >= MAX_PRINCIPALS:
+            self.principals.clear()
+        self.principals[value] = (record, principal)
+        return principal
