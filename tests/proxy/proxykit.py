@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 
@@ -168,7 +169,9 @@ class RawClient:
     def send(self, data: bytes) -> None:
         self.writer.write(data)
 
-    async def responses(self, count: int = 1, timeout: float = 5.0, head: bool = False) -> list[Response]:
+    async def responses(
+        self, count: int = 1, timeout: float = 5.0, head: bool = False
+    ) -> list[Response]:
         async with asyncio.timeout(timeout):
             while len(self._collector.done) < count:
                 data = await self.reader.read(65536)
@@ -202,10 +205,8 @@ class RawClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
             await self.writer.wait_closed()
-        except (ConnectionResetError, BrokenPipeError):
-            pass
 
 
 def get(path: str, cookie: str | None = None, extra: str = "", version: str = "1.1") -> bytes:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import Stack, free_tcp_port, wait_for
 from proxykit import RawClient, get
 
+from conftest import Stack, free_tcp_port, wait_for
 from courtyard.proxy import Route
 from courtyard.spawners.base import Endpoint
 
@@ -76,7 +76,9 @@ async def test_refused_tcp_upstream_is_502_and_reported(stack: Stack) -> None:
 
 async def test_vanished_socket_is_502_and_reported(stack: Stack) -> None:
     stack.routes.add(Route("alice", Endpoint(unix_path=str(stack.tmp / "gone.sock")), "s"))
-    status, _ = await status_of(stack, get("/user/alice/echo", "alice-cookie", "Accept: application/json\r\n"))
+    status, _ = await status_of(
+        stack, get("/user/alice/echo", "alice-cookie", "Accept: application/json\r\n")
+    )
     assert status == 502
     assert stack.gone == ["alice"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import Stack
 from proxykit import RawClient, get
+
+from conftest import Stack
 
 
 async def fetch(stack: Stack, request: bytes) -> tuple[int, dict[str, object]]:
@@ -44,7 +45,9 @@ async def test_tcp_upstream_works_like_unix(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize(
-    "cookie", [None, "bob-cookie", "nobody", "plain-admin-cookie"], ids=["anon", "bob", "bad", "admin-no-access"]
+    "cookie",
+    [None, "bob-cookie", "nobody", "plain-admin-cookie"],
+    ids=["anon", "bob", "bad", "admin-no-access"],
 )
 async def test_without_access_the_request_goes_to_the_hub(stack: Stack, cookie: str | None) -> None:
     status, data = await fetch(stack, get("/user/alice/echo", cookie))
@@ -67,7 +70,9 @@ async def test_admin_with_access_opens_alices_server_and_is_logged(
 
 async def test_unknown_user_and_other_paths_go_to_the_hub(stack: Stack) -> None:
     for path in ["/hub/login", "/", "/user/carol/", "/user/", "/User/bob/echo", "/user/Alice/echo"]:
-        status, data = await fetch(stack, get(path, "bob-cookie" if "bob" in path else "alice-cookie"))
+        status, data = await fetch(
+            stack, get(path, "bob-cookie" if "bob" in path else "alice-cookie")
+        )
         assert (status, data["hub"], data["path"]) == (200, True, path)
 
 

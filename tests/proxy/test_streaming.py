@@ -8,8 +8,9 @@ import os
 import aiohttp
 import pytest
 import websockets
-from conftest import Stack
 from proxykit import RawClient, get
+
+from conftest import Stack
 
 ALICE = {"Cookie": "courtyard=alice-cookie"}
 
@@ -75,12 +76,16 @@ async def test_pipelined_requests_are_answered_in_order(stack: Stack) -> None:
         get("/user/alice/echo?n=1", "alice-cookie")
         + get("/hub/two")
         + b"POST /user/bob/echo?n=3 HTTP/1.1\r\nHost: h\r\nCookie: courtyard=bob-cookie\r\n"
-        b"Content-Length: 3\r\n\r\nabc"
-        + get("/user/alice/echo?n=4", "alice-cookie")
+        b"Content-Length: 3\r\n\r\nabc" + get("/user/alice/echo?n=4", "alice-cookie")
     )
     responses = await client.responses(4)
     paths = [r.json()["path"] for r in responses]
-    assert paths == ["/user/alice/echo?n=1", "/hub/two", "/user/bob/echo?n=3", "/user/alice/echo?n=4"]
+    assert paths == [
+        "/user/alice/echo?n=1",
+        "/hub/two",
+        "/user/bob/echo?n=3",
+        "/user/alice/echo?n=4",
+    ]
     assert responses[2].json()["body"] == "abc"
     await client.close()
 
@@ -117,11 +122,14 @@ async def test_http10_keep_alive_with_a_length(stack: Stack) -> None:
 
 async def test_head_request_has_no_body_and_keeps_the_connection(stack: Stack) -> None:
     client = await RawClient.open(stack.port)
-    client.send(b"HEAD /user/alice/big?n=10 HTTP/1.1\r\nHost: h\r\nCookie: courtyard=alice-cookie\r\n\r\n")
+    client.send(
+        b"HEAD /user/alice/big?n=10 HTTP/1.1\r\nHost: h\r\nCookie: courtyard=alice-cookie\r\n\r\n"
+    )
     raw = b""
     while b"\r\n\r\n" not in raw:
         raw += await client.reader.read(65536)
-    assert raw.startswith(b"HTTP/1.1 200") and raw.endswith(b"\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200")
+    assert raw.endswith(b"\r\n\r\n")
     assert b"Content-Length: 10" in raw
     client.send(get("/user/alice/echo", "alice-cookie"))
     assert (await client.response()).status == 200

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import TEST_LIMITS, Stack
 from proxykit import RawClient, get
+
+from conftest import TEST_LIMITS, Stack
 
 HEAD = b"POST /user/alice/echo HTTP/1.1\r\nHost: h\r\nCookie: courtyard=alice-cookie\r\n"
 
