@@ -118,7 +118,10 @@ async def test_forged_courtyard_headers_are_stripped(stack: Stack) -> None:
 
 
 async def test_hop_by_hop_headers_are_stripped(stack: Stack) -> None:
-    extra = "Connection: keep-alive, X-Private\r\nX-Private: 1\r\nKeep-Alive: 5\r\nProxy-Authorization: x\r\nTE: trailers\r\nX-Kept: yes\r\n"
+    extra = (
+        "Connection: keep-alive, X-Private\r\nX-Private: 1\r\nKeep-Alive: 5\r\n"
+        "Proxy-Authorization: x\r\nTE: trailers\r\nX-Kept: yes\r\n"
+    )
     client = await RawClient.open(stack.port)
     client.send(get("/user/alice/echo", "alice-cookie", extra))
     response = await client.response()
