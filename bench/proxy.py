@@ -1,0 +1,249 @@
+"""Data-plane benchmark: direct vs Courtyard's proxy vs configurable-http-proxy, in one run.
+
+    python bench/proxy.py [--duration 10] [--quick] [--workers N] [--no-chp] [--smoke]
+
+Starts an upstream (bench/upstream_server.py), Courtyard's ProxyServer
+(bench/courtyard_proxy.py) and CHP (npm-installed into bench/.cache), each pinned with
+taskset; drives them with wrk (same flags, same pinning, a session cookie on every request)
+and a Python WebSocket client; samples VmRSS; prints one report. Every child is stopped by
+pid at the end. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+from proxybench import chp, machine, report, wrk, ws_probe
+from proxybench.procs import BenchError, Child, Children, free_port, pinned, raise_nofile
+from proxybench.workload import SMALL_PATH, WS_PATH, Pinning, Plan, Results, cpu_set
+
+BENCH_DIR = Path(__file__).resolve().parent
+CACHE_DIR = BENCH_DIR / ".cache"
+SESSION = "bench-session-3f9a1c"
+COOKIE = f"courtyard-session={SESSION}"
+PYTHON = sys.executable
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
+    parser.add_argument("--quick", action="store_true", help="3 s runs, 2,000 echoes")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="1 s runs, direct and Courtyard only, no npm (for the test suite)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="also run Courtyard as N SO_REUSEPORT processes, one per core",
+    )
+    parser.add_argument("--no-chp", action="store_true", help="skip configurable-http-proxy")
+    parser.add_argument("--echoes", type=int, default=10_000, help="WebSocket echoes (10,000)")
+    parser.add_argument(
+        "--idle-websockets",
+        type=int,
+        default=1000,
+        help="idle WebSockets held open for the memory figure (1,000)",
+    )
+    return parser.parse_args(argv)
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.smoke:
+        return Plan(
+            duration=1,
+            warmup=0,
+            echoes=200,
+            idle_websockets=20,
+            with_chp=False,
+            workers=args.workers,
+        )
+    if args.quick:
+        return Plan(
+            duration=3,
+            warmup=1,
+            echoes=min(args.echoes, 2000),
+            idle_websockets=args.idle_websockets,
+            with_chp=not args.no_chp,
+            workers=args.workers,
+        )
+    return Plan(
+        duration=args.duration,
+        warmup=2,
+        echoes=args.echoes,
+        idle_websockets=args.idle_websockets,
+        with_chp=not args.no_chp,
+        workers=args.workers,
+    )
+
+
+def start_courtyard(
+    children: Children,
+    cpus: str,
+    upstream_port: int,
+    hub_port: int,
+    name: str = "courtyard",
+    port: int = 0,
+) -> Child:
+    argv = [
+        PYTHON,
+        str(BENCH_DIR / "courtyard_proxy.py"),
+        "--upstream-port",
+        str(upstream_port),
+        "--hub-port",
+        str(hub_port),
+        "--session",
+        SESSION,
+        "--port",
+        str(port),
+    ]
+    if port:
+        argv.append("--reuse-port")
+    return children.start_ready_line(name, pinned(cpus, argv))
+
+
+def check_target(name: str, port: int) -> None:
+    """One request with the cookie must reach alice's upstream (200, 100 bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", SMALL_PATH, headers={"Cookie": COOKIE})
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200 or len(body) != 100:
+        raise BenchError(
+            f"{name} answered {response.status} with {len(body)} bytes on "
+            f"{SMALL_PATH}; expected 200 and 100 bytes from the upstream"
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the load goes, and which proxy processes to measure (none for direct)."""
+
+    port: int
+    pids: tuple[int, ...] = ()
+
+
+def measure_websockets(plan: Plan, targets: dict[str, Target], results: Results) -> None:
+    for name, target in targets.items():
+        if target.pids:
+            print(f"  {plan.idle_websockets} idle websockets: {name}", flush=True)
+            url = f"ws://127.0.0.1:{target.port}{WS_PATH}"
+            results.idle[name] = uvloop.run(
+                ws_probe.idle_sockets(url, COOKIE, plan.idle_websockets, target.pids)
+            )
+    for name, target in targets.items():
+        print(f"  websocket echoes: {name}", flush=True)
+        url = f"ws://127.0.0.1:{target.port}{WS_PATH}"
+        results.echo[name] = uvloop.run(ws_probe.echo_latency(url, COOKIE, plan.echoes))
+
+
+def load_once(
+    plan: Plan, pinning: Pinning, port: int, path: str, conns: int, watch: tuple[int, ...]
+) -> wrk.LoadResult:
+    url = f"http://127.0.0.1:{port}{path}"
+    headers = (f"Cookie: {COOKIE}",)
+    if plan.warmup:
+        wrk.run(wrk.Load(url, conns, plan.warmup, headers), pinning.load)
+    return wrk.run(wrk.Load(url, conns, plan.duration, headers), pinning.load, watch)
+
+
+def measure_http(
+    plan: Plan, pinning: Pinning, targets: dict[str, Target], results: Results
+) -> None:
+    for test in plan.http_tests():
+        for name, target in targets.items():
+            print(f"  wrk {test.name}: {name}", flush=True)
+            results.http[(test.name, name)] = load_once(
+                plan, pinning, target.port, test.path, test.connections, target.pids
+            )
+
+
+def measure_workers(
+    plan: Plan,
+    pinning: Pinning,
+    children: Children,
+    upstream_port: int,
+    hub_port: int,
+    results: Results,
+) -> None:
+    port = free_port()
+    workers = [
+        start_courtyard(
+            children,
+            pinning.worker_cpus(i),
+            upstream_port,
+            hub_port,
+            name=f"courtyard-worker-{i}",
+            port=port,
+        )
+        for i in range(plan.workers)
+    ]
+    check_target("courtyard workers", port)
+    results.worker_count = plan.workers
+    for test in plan.http_tests():
+        print(f"  wrk {test.name}: courtyard x{plan.workers}", flush=True)
+        results.workers[test.name] = load_once(
+            plan, pinning, port, test.path, test.connections, tuple(w.pid for w in workers)
+        )
+    for worker in workers:
+        children.stop(worker)
+
+
+def run(args: argparse.Namespace) -> str:
+    plan, pinning, results = make_plan(args), Pinning.default(), Results()
+    os.sched_setaffinity(0, cpu_set(pinning.load))
+    raise_nofile(4 * plan.idle_websockets + 1024)
+    children = Children()
+    chp_version = None
+    try:
+        upstream = children.start_ready_line(
+            "upstream", pinned(pinning.upstream, [PYTHON, str(BENCH_DIR / "upstream_server.py")])
+        )
+        hub_port = free_port()  # nothing listens: a request the gate refuses shows as a 502
+        courtyard = start_courtyard(children, pinning.proxy, upstream.port, hub_port)
+        targets = {
+            "direct": Target(upstream.port),
+            "courtyard": Target(courtyard.port, (courtyard.pid,)),
+        }
+        if plan.with_chp:
+            node = chp.start(children, CACHE_DIR, pinning.proxy, upstream.port)
+            targets["chp"] = Target(node.port, (node.pid,))
+            chp_version = chp.version(CACHE_DIR)
+        for name, target in targets.items():
+            check_target(name, target.port)
+        measure_websockets(plan, targets, results)
+        measure_http(plan, pinning, targets, results)
+        if plan.workers:
+            measure_workers(plan, pinning, children, upstream.port, hub_port, results)
+    finally:
+        children.stop_all()
+    return report.render(results, machine.describe(chp_version), pinning.describe())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    try:
+        text = run(args)
+    except BenchError as error:
+        print(f"bench/proxy.py: {error}", file=sys.stderr)
+        return 1
+    print(text)
+    print(f"(run took {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

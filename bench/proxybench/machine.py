@@ -1,0 +1,37 @@
+"""What the figures were measured on: the lines printed above every table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _tool_version(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0] if text else "unknown"
+
+
+def describe(chp_version: str | None) -> list[str]:
+    wrk = _tool_version(["wrk", "-v"]).split(" [")[0]
+    return [
+        f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}",
+        f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Linux {platform.release()}",
+        f"python {platform.python_version()} ({sys.executable}), uvloop, "
+        f"node {_tool_version(['node', '--version'])}, {wrk}, "
+        f"configurable-http-proxy {chp_version or '(not run)'}",
+    ]
