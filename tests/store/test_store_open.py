@@ -24,6 +24,14 @@ def test_open_creates_private_directory_and_file(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
+def test_wal_and_shared_memory_files_are_private_too(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'courtyard.sqlite'}")
+    store.add_user("ada")
+    for name in ("courtyard.sqlite-wal", "courtyard.sqlite-shm"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    store.close()
+
+
 def test_open_tightens_a_world_readable_database_file(tmp_path: Path) -> None:
     path = tmp_path / "courtyard.sqlite"
     path.touch(mode=0o644)
