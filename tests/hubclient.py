@@ -18,8 +18,11 @@ XSRF = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 class HubClient:
     def __init__(self, base_url: str) -> None:
         self.base = base_url
+        # a browser sends Origin on every POST; the hub refuses cross-site writes without it
         self.http = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=60)
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            timeout=aiohttp.ClientTimeout(total=60),
+            headers={"Origin": base_url},
         )
 
     async def close(self) -> None:
@@ -46,7 +49,9 @@ class HubClient:
             await r.read()
             return r
 
-    async def post_form(self, path: str, data: dict[str, str], token_from: str = "/hub/home") -> aiohttp.ClientResponse:
+    async def post_form(
+        self, path: str, data: dict[str, str], token_from: str = "/hub/home"
+    ) -> aiohttp.ClientResponse:
         token = await self.form_token(token_from)
         async with self.http.post(
             self.base + path, data={**data, "_xsrf": token}, allow_redirects=False
@@ -91,7 +96,8 @@ class HubClient:
     async def start_kernel(self, user: str) -> str:
         xsrf = await self.xsrf_cookie(user)
         async with self.http.post(
-            f"{self.base}/user/{user}/api/kernels", json={"name": "python3"},
+            f"{self.base}/user/{user}/api/kernels",
+            json={"name": "python3"},
             headers={"X-XSRFToken": xsrf},
         ) as r:
             body = await r.text()
@@ -101,10 +107,14 @@ class HubClient:
 
     async def execute(self, user: str, kernel_id: str, code: str, timeout: float = 60) -> str:
         """Run ``code`` in the kernel over the WebSocket through the hub; the result text."""
-        ws_url = self.base.replace("http", "ws", 1) + f"/user/{user}/api/kernels/{kernel_id}/channels"
+        ws_url = (
+            self.base.replace("http", "ws", 1) + f"/user/{user}/api/kernels/{kernel_id}/channels"
+        )
         async with websockets.connect(
-            ws_url, additional_headers={"Cookie": self.cookie_header()},
-            origin=self.base, max_size=None,  # type: ignore[arg-type]
+            ws_url,
+            additional_headers={"Cookie": self.cookie_header()},
+            origin=self.base,
+            max_size=None,  # type: ignore[arg-type]
         ) as ws:
             msg_id = uuid.uuid4().hex
             await ws.send(json.dumps(execute_request(msg_id, code)))
@@ -113,11 +123,23 @@ class HubClient:
 
 def execute_request(msg_id: str, code: str) -> dict[str, Any]:
     return {
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex,
-                   "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False},
+        "header": {
+            "msg_id": msg_id,
+            "username": "test",
+            "session": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+        },
     }
 
 

@@ -31,19 +31,35 @@ class HubProcess:
         config_path = self.state_dir.parent / f"{self.state_dir.name}.toml"
         config_path.write_text(self.config)
         config_path.chmod(0o644)
-        cmd = [sys.executable, "-m", "courtyard", "up", "--port", str(self.listen_port),
-               "--state-dir", str(self.state_dir), "--config", str(config_path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "courtyard",
+            "up",
+            "--port",
+            str(self.listen_port),
+            "--state-dir",
+            str(self.state_dir),
+            "--config",
+            str(config_path),
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("COURTYARD_")}
         env.update(self.env)
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-            user=self.user, cwd="/",
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            user=self.user,
+            cwd="/",
         )
         self.url = self._wait_for_ready(timeout)
         return self
 
     def _wait_for_ready(self, timeout: float) -> str:
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.proc is not None
+        assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -77,7 +93,9 @@ class HubProcess:
                 if regex.search(line):
                     return line
             time.sleep(0.05)
-        raise AssertionError(f"no output line matched {pattern!r}:\n" + "\n".join(self.output[-30:]))
+        raise AssertionError(
+            f"no output line matched {pattern!r}:\n" + "\n".join(self.output[-30:])
+        )
 
     @property
     def port(self) -> int:

@@ -8,6 +8,7 @@ leaves every user's server running, to be re-attached by the next start.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from courtyard.auth.authenticators import Authenticator, make_authenticator
+from courtyard.auth.authenticators import Authenticator, LocalAuthenticator, make_authenticator
 from courtyard.auth.keys import load_or_create_secret
 from courtyard.auth.sessions import SessionGate, SessionManager
 from courtyard.auth.throttle import LoginThrottle
@@ -76,6 +77,7 @@ class Courtyard:
         self.authenticator: Authenticator | None = None
         self.servers: ServerManager | None = None
         self.proxy: ProxyServer | None = None
+        self.first_account: tuple[str, str] | None = None  # (name, password), shown once
         self._runner: web.AppRunner | None = None
 
     def make_spawner(self, user: str, state: dict[str, Any] | None) -> Spawner:
@@ -88,6 +90,10 @@ class Courtyard:
         secret = load_or_create_secret(self.layout.root / "secret.key")
         store = self.store = Store.open(settings.resolved_database_url())
         self.authenticator = make_authenticator(settings, store)
+        if isinstance(self.authenticator, LocalAuthenticator) and store.count_users() == 0:
+            name = getpass.getuser()
+            password = await self.authenticator.create_user(name, admin=True)
+            self.first_account = (name, password)
         sessions = SessionManager(store, secret, settings.session_max_age)
         gate = SessionGate(sessions, store, settings, cookie_name=COOKIE)
         servers = self.servers = ServerManager(
@@ -97,13 +103,23 @@ class Courtyard:
         if attached:
             log.info("re-attached running servers of: %s", ", ".join(attached))
         context = WebContext(
-            settings=settings, store=store, authenticator=self.authenticator, sessions=sessions,
-            gate=gate, throttle=LoginThrottle(), servers=servers, renderer=PageRenderer(),
-            secret_key=secret, cookie_name=COOKIE, secure_cookies=False,
+            settings=settings,
+            store=store,
+            authenticator=self.authenticator,
+            sessions=sessions,
+            gate=gate,
+            throttle=LoginThrottle(),
+            servers=servers,
+            renderer=PageRenderer(),
+            secret_key=secret,
+            cookie_name=COOKIE,
+            secure_cookies=False,
         )
         await self._start_control_plane(build_control_app(context))
         self.proxy = ProxyServer(
-            self.routes, gate, Endpoint(unix_path=str(self.layout.control_socket)),
+            self.routes,
+            gate,
+            Endpoint(unix_path=str(self.layout.control_socket)),
             on_upstream_gone=servers.on_upstream_gone,
         )
         await bind_or_explain(self.proxy.start(settings.ip, settings.port), settings.port)

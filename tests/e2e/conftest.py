@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 from tests.hubprocess import HubProcess
 
 
@@ -29,8 +28,10 @@ def hub_config(alice: str, bob: str, **extra: object) -> str:
         "start_timeout = 90",
         "stop_grace = 3",
     ]
-    lines += [f"{k} = {v!r}".replace("'", '"') if not isinstance(v, bool)
-              else f"{k} = {str(v).lower()}" for k, v in extra.items()]
+    lines += [
+        f"{k} = {v!r}".replace("'", '"') if not isinstance(v, bool) else f"{k} = {str(v).lower()}"
+        for k, v in extra.items()
+    ]
     return "\n".join(lines) + "\n"
 
 

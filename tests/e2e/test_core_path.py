@@ -20,7 +20,9 @@ def server_uid(state_dir: Path, user: str) -> int:
     return (state_dir / "run" / user / "server.sock").stat().st_uid
 
 
-async def test_alice_logs_in_and_runs_code_through_the_hub(hub: HubProcess, alice: UnixUser) -> None:
+async def test_alice_logs_in_and_runs_code_through_the_hub(
+    hub: HubProcess, alice: UnixUser
+) -> None:
     async with HubClient(hub.url) as client:
         r = await client.login(alice.name, alice.password)
         assert r.status == 302
@@ -35,7 +37,9 @@ async def test_alice_logs_in_and_runs_code_through_the_hub(hub: HubProcess, alic
         assert await client.execute(alice.name, kernel, "1+1") == "2"
 
 
-async def test_wrong_password_is_refused_with_one_generic_message(hub: HubProcess, alice: UnixUser) -> None:
+async def test_wrong_password_is_refused_with_one_generic_message(
+    hub: HubProcess, alice: UnixUser
+) -> None:
     async with HubClient(hub.url) as client:
         r = await client.login(alice.name, "not-her-password")
         assert r.status == 403
@@ -45,7 +49,9 @@ async def test_wrong_password_is_refused_with_one_generic_message(hub: HubProces
         assert status == 302  # still not logged in
 
 
-async def test_bob_cannot_open_alices_server(hub: HubProcess, alice: UnixUser, bob: UnixUser) -> None:
+async def test_bob_cannot_open_alices_server(
+    hub: HubProcess, alice: UnixUser, bob: UnixUser
+) -> None:
     async with HubClient(hub.url) as a, HubClient(hub.url) as b:
         await a.login(alice.name, alice.password)
         await a.wait_until_ready(alice.name)
@@ -71,7 +77,9 @@ async def test_not_logged_in_is_sent_to_login_with_next(hub: HubProcess, alice: 
         assert headers["Location"] == f"/hub/login?next=/user/{alice.name}/lab/tree/x.ipynb"
 
 
-async def test_restarted_hub_reattaches_the_running_server(hub: HubProcess, alice: UnixUser) -> None:
+async def test_restarted_hub_reattaches_the_running_server(
+    hub: HubProcess, alice: UnixUser
+) -> None:
     async with HubClient(hub.url) as client:
         await client.login(alice.name, alice.password)
         await client.wait_until_ready(alice.name)

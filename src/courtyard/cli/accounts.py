@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import sys
 from typing import Any
 
-from courtyard.auth.authenticators import make_authenticator
+from courtyard.auth.authenticators import LocalAuthenticator, make_authenticator
 from courtyard.cli.common import add_settings_options, load_from_args
 from courtyard.errors import AuthError
 from courtyard.store.store import Store
@@ -39,8 +40,12 @@ def run_passwd(args: argparse.Namespace) -> int:
     store = Store.open(settings.resolved_database_url())
     try:
         authenticator = make_authenticator(settings, store)
+        if not isinstance(authenticator, LocalAuthenticator):
+            raise AuthError(
+                f"{name!r} is a Unix account (auth = \"system\"): change it with 'passwd {name}'."
+            )
         password = read_new_password(args.stdin)
-        authenticator.set_password(name, password)
+        asyncio.run(authenticator.set_password(name, password))
     finally:
         store.close()
     print(f"password of {name!r} changed.")

@@ -9,8 +9,12 @@ from courtyard.config.load import LoadedConfig, load_settings
 
 # flag -> setting key, for flags that override settings
 SETTING_FLAGS = {
-    "ip": "ip", "port": "port", "state_dir": "state_dir", "database_url": "database_url",
-    "auth": "auth", "log_level": "log_level",
+    "ip": "ip",
+    "port": "port",
+    "state_dir": "state_dir",
+    "database_url": "database_url",
+    "auth": "auth",
+    "log_level": "log_level",
 }
 
 

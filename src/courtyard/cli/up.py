@@ -48,7 +48,7 @@ def configure_logging(level: str) -> None:
 
 def print_banner(hub: Courtyard) -> None:
     s = hub.settings
-    host = "127.0.0.1" if s.ip in ("0.0.0.0", "") else s.ip  # noqa: S104 - comparing, not binding
+    host = "127.0.0.1" if s.ip in ("0.0.0.0", "") else s.ip
     url = f"http://{host}:{hub.port}/"
     lines = [f"Courtyard {__version__} is ready at {url}"]
     if hub.authenticator is not None:
@@ -75,6 +75,3 @@ def first_account_lines(hub: Courtyard) -> list[str]:
         f"  Created your account {name!r} with password: {password}",
         "    (shown once; change it with 'courtyard passwd')",
     ]
-
-
-

@@ -19,7 +19,9 @@ SpawnerKind = Literal["local"]
 
 def setting(default: Any, help: str, **meta: Any) -> Any:
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **meta})
+        return field(
+            default_factory=lambda: type(default)(default), metadata={"help": help, **meta}
+        )
     return field(default=default, metadata={"help": help, **meta})
 
 
@@ -38,34 +40,78 @@ def default_state_dir() -> str:
 class Settings:
     # network
     ip: str = setting("127.0.0.1", "Address the hub listens on. 0.0.0.0 exposes it to the network.")
-    port: int = setting(8000, "TCP port of the hub (0 picks a free one and prints it).", min=0, max=65535)
+    port: int = setting(
+        8000, "TCP port of the hub (0 picks a free one and prints it).", min=0, max=65535
+    )
     # storage
-    state_dir: str = setting("", "Where the database, secrets, logs and sockets live. Empty: /var/lib/courtyard as root, ~/.local/share/courtyard otherwise.")
-    database_url: str = setting("", "SQLAlchemy URL of the store. Empty: SQLite in state_dir. PostgreSQL: postgresql+psycopg://user:pw@host/db.")
+    state_dir: str = setting(
+        "",
+        "Where the database, secrets, logs and sockets live. Empty: /var/lib/courtyard as root, ~/.local/share/courtyard otherwise.",
+    )
+    database_url: str = setting(
+        "",
+        "SQLAlchemy URL of the store. Empty: SQLite in state_dir. PostgreSQL: postgresql+psycopg://user:pw@host/db.",
+    )
     # authentication
-    auth: str = setting("", "Who may log in: 'system' (PAM, Unix accounts) or 'local' (Courtyard's own accounts). Empty: system as root, local otherwise.", choices=("", "system", "local"))
-    admin_users: list[str] = setting([], "Users who are admins (the JupyterHub seed uses [\"root\"]).")
+    auth: str = setting(
+        "",
+        "Who may log in: 'system' (PAM, Unix accounts) or 'local' (Courtyard's own accounts). Empty: system as root, local otherwise.",
+        choices=("", "system", "local"),
+    )
+    admin_users: list[str] = setting(
+        [], 'Users who are admins (the JupyterHub seed uses ["root"]).'
+    )
     allowed_users: list[str] = setting([], "If set, only these users (and admins) may log in.")
-    allowed_groups: list[str] = setting([], "If set, members of these Unix groups may log in (system auth).")
+    allowed_groups: list[str] = setting(
+        [], "If set, members of these Unix groups may log in (system auth)."
+    )
     pam_service: str = setting("login", "PAM service used by system auth.")
-    min_uid: int = setting(1000, "With system auth and no allow lists, the lowest uid that may log in.", min=0)
-    max_uid: int = setting(60000, "With system auth and no allow lists, the highest uid that may log in.", min=0)
-    admin_access: bool = setting(False, "Whether admins may open other users' servers (each access is logged).")
-    create_system_users: bool = setting(False, "With system auth, create Unix accounts (useradd -m) for users added in the hub.")
+    min_uid: int = setting(
+        1000, "With system auth and no allow lists, the lowest uid that may log in.", min=0
+    )
+    max_uid: int = setting(
+        60000, "With system auth and no allow lists, the highest uid that may log in.", min=0
+    )
+    admin_access: bool = setting(
+        False, "Whether admins may open other users' servers (each access is logged)."
+    )
+    create_system_users: bool = setting(
+        False, "With system auth, create Unix accounts (useradd -m) for users added in the hub."
+    )
     session_max_age: int = setting(14 * 24 * 3600, "Seconds a login stays valid.", min=60)
     # user servers
-    spawner: str = setting("local", "How user servers run: 'local' (a process as the user).", choices=("local",))
-    python: str = setting("", "Python interpreter that runs users' servers (needs jupyter_server and courtyard). Empty: the hub's own.")
+    spawner: str = setting(
+        "local", "How user servers run: 'local' (a process as the user).", choices=("local",)
+    )
+    python: str = setting(
+        "",
+        "Python interpreter that runs users' servers (needs jupyter_server and courtyard). Empty: the hub's own.",
+    )
     notebook_dir: str = setting("~", "Directory a user's server starts in; ~ is the user's home.")
     default_url: str = setting("/lab", "Page a user lands on in their server.")
     args: list[str] = setting([], "Extra command-line arguments for every user's server.")
-    environment: dict[str, str] = setting({}, "Extra environment variables for every user's server.")
-    env_keep: list[str] = setting(["PATH", "LANG", "LC_ALL", "TZ"], "Variables passed from the hub's environment to user servers.")
-    start_timeout: float = setting(60.0, "Seconds a server may take to answer before its start fails.", min=1)
-    stop_grace: float = setting(10.0, "Seconds between SIGTERM and SIGKILL when stopping a server.", min=0)
+    environment: dict[str, str] = setting(
+        {}, "Extra environment variables for every user's server."
+    )
+    env_keep: list[str] = setting(
+        ["PATH", "LANG", "LC_ALL", "TZ"],
+        "Variables passed from the hub's environment to user servers.",
+    )
+    start_timeout: float = setting(
+        60.0, "Seconds a server may take to answer before its start fails.", min=1
+    )
+    stop_grace: float = setting(
+        10.0, "Seconds between SIGTERM and SIGKILL when stopping a server.", min=0
+    )
     # pages
-    language: str = setting("en", "Default language of hub pages when the browser asks for none we have.", choices=("en", "zh_CN"))
-    log_level: str = setting("info", "Log verbosity.", choices=("debug", "info", "warning", "error"))
+    language: str = setting(
+        "en",
+        "Default language of hub pages when the browser asks for none we have.",
+        choices=("en", "zh_CN"),
+    )
+    log_level: str = setting(
+        "info", "Log verbosity.", choices=("debug", "info", "warning", "error")
+    )
 
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir or default_state_dir()).expanduser()

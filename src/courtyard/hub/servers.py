@@ -134,8 +134,12 @@ class ServerManager:
             await self._mark_stopped(handle, "The start was cancelled.")
             raise
         except CourtyardError as e:
-            log.error("start of %s's server failed: %s%s", handle.user, e.message,
-                      f"\n{e.detail}" if e.detail else "")
+            log.error(
+                "start of %s's server failed: %s%s",
+                handle.user,
+                e.message,
+                f"\n{e.detail}" if e.detail else "",
+            )
             await self._mark_stopped(handle, e.message)
             handle.progress.failed(e.message)
             return
@@ -162,9 +166,7 @@ class ServerManager:
 
     async def _mark_stopped(self, handle: ServerHandle, reason: str | None) -> None:
         route = self.routes.remove(handle.user)
-        activity = (
-            datetime.fromtimestamp(route.last_activity, timezone.utc) if route else None
-        )
+        activity = datetime.fromtimestamp(route.last_activity, timezone.utc) if route else None
         if handle.spawner is not None and handle.state != "stopped":
             try:
                 await handle.spawner.stop()
@@ -174,8 +176,13 @@ class ServerManager:
         handle.spawner = None
         handle.task = None
         self.store.save_server(
-            handle.user, state="stopped", stop_reason=reason, spawner_state={}, endpoint=None,
-            secret="", last_activity=activity,
+            handle.user,
+            state="stopped",
+            stop_reason=reason,
+            spawner_state={},
+            endpoint=None,
+            secret="",
+            last_activity=activity,
         )
 
     # ---- stop ----------------------------------------------------------------------------
@@ -255,7 +262,9 @@ class ServerManager:
             self.save_activity()
 
     def save_activity(self) -> None:
-        stamps = {r.user: datetime.fromtimestamp(r.last_activity, timezone.utc) for r in self.routes}
+        stamps = {
+            r.user: datetime.fromtimestamp(r.last_activity, timezone.utc) for r in self.routes
+        }
         if stamps:
             self.store.record_activity(stamps)
 

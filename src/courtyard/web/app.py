@@ -10,7 +10,7 @@ from aiohttp import web
 from courtyard.auth import csrf
 from courtyard.errors import CourtyardError
 from courtyard.web import events, fallback, home, login
-from courtyard.web.context import CONTEXT, WebContext, ctx, error_page, principal
+from courtyard.web.context import CONTEXT, WebContext, error_page, form_token_valid
 from courtyard.web.static import static_file
 
 log = logging.getLogger("courtyard.web")
@@ -23,7 +23,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as e:
-        if e.status in (403, 404, 405, 413) and not e.text.startswith("<"):
+        if e.status in (403, 404, 405, 413) and not (e.text or "").startswith("<"):
             return error_page(request, e.status, e.reason)
         raise
     except CourtyardError as e:
@@ -36,20 +36,12 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
     """Every form POST carries the page's token; API writes must come from our own origin."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return await handler(request)
+    if not csrf.same_origin(request.headers):
+        return error_page(request, 403, "Cross-site request refused.")
     if request.path.startswith("/hub/api/"):
-        if not csrf.same_origin(request.headers):
-            return error_page(request, 403, "Cross-site request refused.")
         return await handler(request)
     form = await request.post()
-    token = str(form.get("_xsrf", ""))
-    who = principal(request)
-    secret = ctx(request).secret_key
-    valid = (
-        csrf.verify_session_token(secret, who.session_id, token)
-        if who is not None and who.session_id
-        else csrf.verify_login_token(secret, token)
-    )
-    if not valid:
+    if not form_token_valid(request, str(form.get("_xsrf", ""))):
         return error_page(request, 403, "This form has expired. Reload the page and try again.")
     return await handler(request)
 
@@ -61,22 +53,24 @@ async def health(request: web.Request) -> web.StreamResponse:
 def build_control_app(context: WebContext) -> web.Application:
     app = web.Application(middlewares=[errors, check_csrf], client_max_size=MAX_FORM_BYTES)
     app[CONTEXT] = context
-    app.add_routes([
-        web.get("/", home.root),
-        web.get("/hub", home.root),
-        web.get("/hub/", home.root),
-        web.get("/hub/login", login.login_page),
-        web.post("/hub/login", login.login_submit),
-        web.post("/hub/logout", login.logout),
-        web.get("/hub/home", home.home),
-        web.post("/hub/spawn", home.spawn),
-        web.get("/hub/spawn-pending", home.spawn_pending),
-        web.post("/hub/stop", home.stop),
-        web.get("/hub/language", home.set_language),
-        web.get("/hub/health", health),
-        web.get("/hub/api/users/{name}/server/progress", events.server_progress),
-        web.get("/hub/static/{file}", static_file),
-        web.route("*", "/user/{name}", fallback.user_path),
-        web.route("*", "/user/{name}/{tail:.*}", fallback.user_path),
-    ])
+    app.add_routes(
+        [
+            web.get("/", home.root),
+            web.get("/hub", home.root),
+            web.get("/hub/", home.root),
+            web.get("/hub/login", login.login_page),
+            web.post("/hub/login", login.login_submit),
+            web.post("/hub/logout", login.logout),
+            web.get("/hub/home", home.home),
+            web.post("/hub/spawn", home.spawn),
+            web.get("/hub/spawn-pending", home.spawn_pending),
+            web.post("/hub/stop", home.stop),
+            web.get("/hub/language", home.set_language),
+            web.get("/hub/health", health),
+            web.get("/hub/api/users/{name}/server/progress", events.server_progress),
+            web.get("/hub/static/{file}", static_file),
+            web.route("*", "/user/{name}", fallback.user_path),
+            web.route("*", "/user/{name}/{tail:.*}", fallback.user_path),
+        ]
+    )
     return app

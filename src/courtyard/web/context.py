@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from courtyard.auth import csrf
 from courtyard.auth.authenticators import Authenticator
 from courtyard.auth.principal import Gate, Principal
 from courtyard.auth.sessions import SessionManager
@@ -14,7 +15,8 @@ from courtyard.auth.throttle import LoginThrottle
 from courtyard.config.settings import Settings
 from courtyard.hub.servers import ServerManager
 from courtyard.store.store import Store
-from courtyard.web.i18n import LANGUAGES, pick_language
+from courtyard.web.i18n import LANGUAGES as LANGUAGES
+from courtyard.web.i18n import pick_language
 from courtyard.web.render import PageRenderer
 
 LANG_COOKIE = "courtyard-lang"
@@ -71,17 +73,36 @@ def wants_json(request: web.Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+def render(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
     who = principal(request)
+    new_nonce = None
+    if who is not None and who.session_id:
+        token = csrf.session_token(ctx(request).secret_key, who.session_id)
+    else:  # signed double-submit: the form token is bound to a nonce cookie
+        nonce = request.cookies.get(login_cookie_name(request))
+        if not nonce:
+            nonce = new_nonce = csrf.new_login_nonce()
+        token = csrf.login_token(ctx(request).secret_key, nonce)
     body = ctx(request).renderer.render(
         template,
         language(request),
         user=who,
-        csrf_token=csrf_token_for(request, who),
+        csrf_token=token,
         request_path=request.path_qs,
         **context,
     )
     response = web.Response(text=body, status=status, content_type="text/html")
+    if new_nonce is not None:
+        response.set_cookie(
+            login_cookie_name(request),
+            new_nonce,
+            path="/hub/",
+            httponly=True,
+            samesite="Lax",
+            secure=ctx(request).secure_cookies,
+        )
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
     )
@@ -97,13 +118,16 @@ def error_page(request: web.Request, status: int, message: str) -> web.Response:
     return render(request, "error.html", status=status, status_code=status, message=message)
 
 
-def csrf_token_for(request: web.Request, who: Principal | None) -> str:
-    from courtyard.auth import csrf
+def login_cookie_name(request: web.Request) -> str:
+    secure = ctx(request).secure_cookies
+    return csrf.SECURE_LOGIN_COOKIE_NAME if secure else csrf.LOGIN_COOKIE_NAME
 
+
+def form_token_valid(request: web.Request, token: str) -> bool:
+    """The form's _xsrf matches this session (or, before login, this browser's nonce)."""
+    who = principal(request)
+    secret = ctx(request).secret_key
     if who is not None and who.session_id:
-        return csrf.session_token(ctx(request).secret_key, who.session_id)
-    return csrf.login_token(ctx(request).secret_key)
-
-
-__all__ = ["CONTEXT", "LANGUAGES", "LANG_COOKIE", "WebContext", "client_ip", "ctx",
-           "error_page", "language", "principal", "render", "wants_json"]
+        return csrf.verify_session_token(secret, who.session_id, token)
+    nonce = request.cookies.get(login_cookie_name(request))
+    return bool(nonce) and csrf.verify_login_token(secret, nonce, token)

@@ -16,8 +16,11 @@ async def server_progress(request: web.Request) -> web.StreamResponse:
         return error_page(request, 403, "Not allowed to read this server's progress.")
     servers = ctx(request).servers
     response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                 "X-Accel-Buffering": "no"}
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
     )
     await response.prepare(request)
     view = servers.view(owner)

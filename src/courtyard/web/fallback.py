@@ -30,8 +30,12 @@ async def user_path(request: web.Request) -> web.StreamResponse:
             {"status": 424, "message": f"{owner}'s server is not running."}, status=424
         )
     return render(
-        request, "not_running.html", status=424 if request.method != "GET" else 200,
-        owner=owner, is_self=owner == who.name, next_url=request.path_qs,
+        request,
+        "not_running.html",
+        status=424 if request.method != "GET" else 200,
+        owner=owner,
+        is_self=owner == who.name,
+        next_url=request.path_qs,
     )
 
 

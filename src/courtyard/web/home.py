@@ -50,7 +50,10 @@ async def spawn_pending(request: web.Request) -> web.StreamResponse:
     if view.state == "stopped" and not servers.progress(who.name).finished:
         raise web.HTTPFound("/hub/home")
     return render(
-        request, "spawn.html", server_name=who.name, next_url=nxt,
+        request,
+        "spawn.html",
+        server_name=who.name,
+        next_url=nxt,
         progress_url=f"/hub/api/users/{who.name}/server/progress",
     )
 

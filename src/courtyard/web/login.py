@@ -30,14 +30,28 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     wait = c.throttle.check(name, ip)
     if wait > 0:
         log.warning("login throttled for %r from %s", name[:32], ip)
-        return render(request, "login.html", status=429, next=nxt, username=name[:64],
-                      error=None, throttled_seconds=int(wait + 0.999))
+        return render(
+            request,
+            "login.html",
+            status=429,
+            next=nxt,
+            username=name[:64],
+            error=None,
+            throttled_seconds=int(wait + 0.999),
+        )
     user = await c.authenticator.authenticate(name, password)
     if user is None or not c.authenticator.is_allowed(user):
         c.throttle.record_failure(name, ip)
         log.warning("failed login for %r from %s", name[:32], ip)
-        return render(request, "login.html", status=403, next=nxt, username=name[:64],
-                      error=translator(language(request)).gettext(LOGIN_FAILED), throttled_seconds=None)
+        return render(
+            request,
+            "login.html",
+            status=403,
+            next=nxt,
+            username=name[:64],
+            error=translator(language(request)).gettext(LOGIN_FAILED),
+            throttled_seconds=None,
+        )
     c.throttle.record_success(name, ip)
     c.store.ensure_user(user, admin=user in c.settings.admin_users)
     if user in c.settings.admin_users and not c.store.require_user(user).admin:
@@ -55,8 +69,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
     c = ctx(request)
     response.set_cookie(
-        c.cookie_name, value, path="/", httponly=True, samesite="Lax",
-        secure=c.secure_cookies, max_age=c.settings.session_max_age,
+        c.cookie_name,
+        value,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=c.secure_cookies,
+        max_age=c.settings.session_max_age,
     )
 
 

@@ -19,6 +19,7 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     cache = f"public, max-age={ONE_YEAR}, immutable" if "v" in request.query else "no-cache"
     return web.Response(
-        body=item.read_bytes(), content_type=kind,
+        body=item.read_bytes(),
+        content_type=kind,
         headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
     )
