@@ -48,6 +48,7 @@ class ClientConnection(asyncio.Protocol):
         self.tail = b""
         self.pipe: UpstreamConnection | None = None
         self.forwarded = b""
+        self.out: list[bytes] | None = None
         self.deadline = Deadline(ctx.loop, self._timed_out)
 
     # -- transport events
@@ -212,15 +213,29 @@ class ClientConnection(asyncio.Protocol):
             conn.write(self.tail)
             self.tail = b""
 
+    def cork(self) -> None:
+        """Collect writes until uncork(): one send for a response head and its body."""
+        self.out = []
+
+    def uncork(self) -> None:
+        out, self.out = self.out, None
+        if out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
+        if self.out is not None:
+            self.out.append(data)
+        elif self.transport is not None:
             self.transport.write(data)
 
     def writelines(self, parts: tuple[bytes, ...]) -> None:
-        if self.transport is not None:
+        if self.out is not None:
+            self.out += parts
+        elif self.transport is not None:
             self.transport.writelines(parts)
 
     def close(self) -> None:
+        self.uncork()
         if self.transport is not None:
             self.transport.close()
 
