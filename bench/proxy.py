@@ -21,7 +21,15 @@ from pathlib import Path
 
 import uvloop
 from proxybench import chp, machine, report, wrk, ws_probe
-from proxybench.procs import BenchError, Child, Children, free_port, pinned, raise_nofile
+from proxybench.procs import (
+    BenchError,
+    Child,
+    Children,
+    free_port,
+    pinned,
+    raise_nofile,
+    require_tool,
+)
 from proxybench.workload import SMALL_PATH, WS_PATH, Pinning, Plan, Results, cpu_set
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -205,8 +213,10 @@ def run(args: argparse.Namespace) -> str:
     plan, pinning, results = make_plan(args), Pinning.default(), Results()
     os.sched_setaffinity(0, cpu_set(pinning.load))
     raise_nofile(4 * plan.idle_websockets + 1024)
+    wrk.ensure_installed()
+    require_tool("taskset", "It comes with util-linux (Debian: apt-get install util-linux).")
     children = Children()
-    chp_version = None
+    chp_version, load_at_start = None, machine.load_average()
     try:
         upstream = children.start_ready_line(
             "upstream", pinned(pinning.upstream, [PYTHON, str(BENCH_DIR / "upstream_server.py")])
@@ -229,7 +239,7 @@ def run(args: argparse.Namespace) -> str:
             measure_workers(plan, pinning, children, upstream.port, hub_port, results)
     finally:
         children.stop_all()
-    return report.render(results, machine.describe(chp_version), pinning.describe())
+    return report.render(results, machine.describe(chp_version, load_at_start), pinning.describe())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,7 +106,9 @@ def memory_table(results: Results) -> str:
 
 
 def workers_table(results: Results) -> str:
-    table = Table(["test", "workers", "req/s", "p50 ms", "p99 ms", "vs 1 worker", "vs chp"])
+    table = Table(
+        ["test", "workers", "req/s", "p50 ms", "p99 ms", "vs 1 worker", "vs chp", "RSS sum KiB"]
+    )
     for test, r in results.workers.items():
         one, chp = results.http.get((test, COURTYARD)), results.http.get((test, CHP))
         table.rows.append(
@@ -118,6 +120,7 @@ def workers_table(results: Results) -> str:
                 f"{r.p99_ms:.2f}",
                 _fmt(_ratio(r.rps, one and one.rps), ".2f", "x"),
                 _fmt(_ratio(r.rps, chp and chp.rps), ".2f", "x"),
+                str(r.peak_rss_kib),
             ]
         )
     return table.render()

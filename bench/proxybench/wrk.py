@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from proxybench.procs import BenchError, pinned, rss_kib
 
 SAMPLE_EVERY = 0.1
+APT_TIMEOUT = 300
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 
@@ -34,6 +37,22 @@ class LoadResult:
     socket_errors: int
     non_2xx: int
     peak_rss_kib: int = 0
+
+
+def ensure_installed() -> None:
+    """wrk from Debian's package, installed with apt-get when missing and we are root."""
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise BenchError("wrk is not installed. Install it (Debian: apt-get install wrk).")
+    print("installing wrk (apt-get) ...", flush=True)
+    install = ["apt-get", "install", "-y", "-q", "wrk"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(install, capture_output=True, env=env, timeout=APT_TIMEOUT).returncode:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=APT_TIMEOUT)
+        subprocess.run(install, capture_output=True, env=env, timeout=APT_TIMEOUT)
+    if not shutil.which("wrk"):
+        raise BenchError("apt-get could not install wrk. Install it by hand: apt-get install wrk")
 
 
 def command(load: Load, cpus: str) -> list[str]:
