@@ -1,0 +1,51 @@
+"""A real person in a real browser: log in, watch the start, use JupyterLab through the hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from tests.conftest import UnixUser
+from tests.hubprocess import HubProcess
+
+pytestmark = [pytest.mark.root, pytest.mark.browser]
+CHROMIUM = os.environ.get("COURTYARD_TEST_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("COURTYARD_TEST_SHOTS", "/tmp"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+async def test_chromium_logs_in_and_runs_a_cell_in_jupyterlab(
+    hub: HubProcess, alice: UnixUser, tmp_path: Path
+) -> None:
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(hub.url + "/")
+            await page.fill("input[name=username]", alice.name)
+            await page.fill("input[name=password]", alice.password)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"**/user/{alice.name}/lab**", timeout=90_000)
+            # a fresh workspace, whatever earlier tests left open in alice's home
+            await page.goto(f"{hub.url}/user/{alice.name}/lab?reset")
+            await expect(page.locator(".jp-LauncherCard").first).to_be_visible(timeout=60_000)
+            await page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+            idle = page.get_by_text("Python 3 (ipykernel) | Idle")
+            await expect(idle).to_be_visible(timeout=60_000)
+            cell = page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").first
+            await cell.click()
+            await page.keyboard.type("6*7")
+            await page.keyboard.press("Shift+Enter")
+            output = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").first
+            try:
+                await expect(output).to_have_text("42", timeout=60_000)
+            finally:
+                await page.screenshot(path=str(SHOTS / "jupyterlab.png"))
+        finally:
+            await browser.close()
