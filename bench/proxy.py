@@ -55,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run Courtyard as N SO_REUSEPORT processes, one per core",
     )
     parser.add_argument("--no-chp", action="store_true", help="skip configurable-http-proxy")
+    parser.add_argument(
+        "--chp-version",
+        help="npm version spec of configurable-http-proxy, e.g. 4.6.3 or latest "
+        "(default: the one in bench/.cache, installing the latest the first time)",
+    )
     parser.add_argument("--echoes", type=int, default=10_000, help="WebSocket echoes (10,000)")
     parser.add_argument(
         "--idle-websockets",
@@ -228,7 +233,7 @@ def run(args: argparse.Namespace) -> str:
             "courtyard": Target(courtyard.port, (courtyard.pid,)),
         }
         if plan.with_chp:
-            node = chp.start(children, CACHE_DIR, pinning.proxy, upstream.port)
+            node = chp.start(children, CACHE_DIR, pinning.proxy, upstream.port, args.chp_version)
             targets["chp"] = Target(node.port, (node.pid,))
             chp_version = chp.version(CACHE_DIR)
         for name, target in targets.items():

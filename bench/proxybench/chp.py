@@ -19,10 +19,11 @@ def package_dir(cache: Path) -> Path:
     return cache / "node_modules" / PACKAGE
 
 
-def ensure_installed(cache: Path) -> Path:
-    """The CHP entry script, running ``npm install`` into ``cache`` the first time."""
+def ensure_installed(cache: Path, wanted: str | None = None) -> Path:
+    """The CHP entry script, running ``npm install`` into ``cache`` the first time (or when
+    ``wanted``, an npm version spec such as ``4.6.3``, differs from the installed version)."""
     script = package_dir(cache) / "bin" / PACKAGE
-    if script.exists():
+    if script.exists() and wanted in (None, version(cache)):
         return script
     for tool in ("node", "npm"):
         if subprocess.run(["which", tool], capture_output=True).returncode != 0:
@@ -31,9 +32,10 @@ def ensure_installed(cache: Path) -> Path:
                 "(Debian: apt-get install nodejs npm), or pass --no-chp."
             )
     cache.mkdir(parents=True, exist_ok=True)
-    print(f"installing {PACKAGE} into {cache} (npm) ...", flush=True)
+    spec = PACKAGE if wanted is None else f"{PACKAGE}@{wanted}"
+    print(f"installing {spec} into {cache} (npm) ...", flush=True)
     done = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(cache), PACKAGE],
+        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(cache), spec],
         capture_output=True,
         text=True,
         timeout=NPM_TIMEOUT,
@@ -60,9 +62,11 @@ def add_route(api_port: int, prefix: str, target: str) -> None:
             raise BenchError(f"CHP refused the route: HTTP {response.status}")
 
 
-def start(children: Children, cache: Path, cpus: str, upstream_port: int) -> Child:
+def start(
+    children: Children, cache: Path, cpus: str, upstream_port: int, wanted: str | None = None
+) -> Child:
     """CHP on a free port, its API on another, with /user/alice -> the upstream."""
-    script = ensure_installed(cache)
+    script = ensure_installed(cache, wanted)
     port, api_port = free_port(), free_port()
     argv = ["node", str(script), "--ip", "127.0.0.1", "--port", str(port)]
     argv += ["--api-ip", "127.0.0.1", "--api-port", str(api_port), "--log-level", "warn"]
