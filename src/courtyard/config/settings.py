@@ -37,6 +37,34 @@ def default_state_dir() -> str:
 
 
 @dataclass(frozen=True)
+class CullerSettings:
+    """``[culler]``: stop servers nobody uses (see docs/culling.md)."""
+
+    enabled: bool = setting(True, "Stop idle servers (the built-in culler).")
+    timeout: int = setting(
+        3600, "Seconds without a person's activity before a server is stopped.", min=1
+    )
+    every: int = setting(
+        0, "Seconds between culler checks. 0: timeout/10, between 5 and 300.", min=0
+    )
+    max_age: int = setting(
+        0, "Stop servers this many seconds after they started, active or not. 0: never.", min=0
+    )
+    cull_admin_servers: bool = setting(False, "Whether admins' servers are culled too.")
+    busy_kernels_are_active: bool = setting(
+        True, "A kernel that is computing counts as activity, even with no browser open."
+    )
+    users: int = setting(
+        0,
+        "Also delete local accounts (auth = 'local') idle this many seconds, with no server. 0: never.",
+        min=0,
+    )
+    warn_before: int = setting(
+        600, "Seconds before a cull that the user is warned (hub pages).", min=0
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     # network
     ip: str = setting("127.0.0.1", "Address the hub listens on. 0.0.0.0 exposes it to the network.")
@@ -111,6 +139,10 @@ class Settings:
     )
     log_level: str = setting(
         "info", "Log verbosity.", choices=("debug", "info", "warning", "error")
+    )
+    # sections
+    culler: CullerSettings = field(
+        default_factory=CullerSettings, metadata={"help": "Idle culler."}
     )
 
     def resolved_state_dir(self) -> Path:
