@@ -71,6 +71,8 @@ class Settings:
     port: int = setting(
         8000, "TCP port of the hub (0 picks a free one and prints it).", min=0, max=65535
     )
+    ssl_cert: str = setting("", "PEM certificate (chain) for HTTPS on the hub's port. Empty: plain HTTP (or 'courtyard up --https' makes a self-signed one).")
+    ssl_key: str = setting("", "PEM private key for ssl_cert.")
     # storage
     state_dir: str = setting(
         "",
