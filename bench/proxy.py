@@ -1,6 +1,6 @@
 """Data-plane benchmark: direct vs Courtyard's proxy vs configurable-http-proxy, in one run.
 
-    python bench/proxy.py [--duration 10] [--quick] [--workers N] [--no-chp] [--smoke]
+    python bench/proxy.py [--duration 5] [--rounds 3] [--quick] [--workers N] [--no-chp]
 
 Starts an upstream (bench/upstream_server.py), Courtyard's ProxyServer
 (bench/courtyard_proxy.py) and CHP (npm-installed into bench/.cache), each pinned with
@@ -30,7 +30,15 @@ from proxybench.procs import (
     raise_nofile,
     require_tool,
 )
-from proxybench.workload import SMALL_PATH, WS_PATH, Pinning, Plan, Results, cpu_set
+from proxybench.workload import (
+    SMALL_PATH,
+    WS_PATH,
+    HttpTest,
+    Pinning,
+    Plan,
+    Results,
+    cpu_set,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
@@ -41,8 +49,11 @@ PYTHON = sys.executable
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
-    parser.add_argument("--quick", action="store_true", help="3 s runs, 2,000 echoes")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (5)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds per test; the best counts (3)"
+    )
+    parser.add_argument("--quick", action="store_true", help="one round of 3 s runs, 2,000 echoes")
     parser.add_argument(
         "--smoke",
         action="store_true",
@@ -74,6 +85,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.smoke:
         return Plan(
             duration=1,
+            rounds=1,
             warmup=0,
             echoes=200,
             idle_websockets=20,
@@ -83,6 +95,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.quick:
         return Plan(
             duration=3,
+            rounds=1,
             warmup=1,
             echoes=min(args.echoes, 2000),
             idle_websockets=args.idle_websockets,
@@ -91,6 +104,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         )
     return Plan(
         duration=args.duration,
+        rounds=args.rounds,
         warmup=2,
         echoes=args.echoes,
         idle_websockets=args.idle_websockets,
@@ -163,24 +177,29 @@ def measure_websockets(plan: Plan, targets: dict[str, Target], results: Results)
 
 
 def load_once(
-    plan: Plan, pinning: Pinning, port: int, path: str, conns: int, watch: tuple[int, ...]
+    plan: Plan, pinning: Pinning, target: Target, test: HttpTest, warm: bool
 ) -> wrk.LoadResult:
-    url = f"http://127.0.0.1:{port}{path}"
+    url = f"http://127.0.0.1:{target.port}{test.path}"
     headers = (f"Cookie: {COOKIE}",)
-    if plan.warmup:
-        wrk.run(wrk.Load(url, conns, plan.warmup, headers), pinning.load)
-    return wrk.run(wrk.Load(url, conns, plan.duration, headers), pinning.load, watch)
+    if warm and plan.warmup:
+        wrk.run(wrk.Load(url, test.connections, plan.warmup, headers), pinning.load)
+    load = wrk.Load(url, test.connections, plan.duration, headers)
+    return wrk.run(load, pinning.load, target.pids)
 
 
-def measure_http(
-    plan: Plan, pinning: Pinning, targets: dict[str, Target], results: Results
-) -> None:
-    for test in plan.http_tests():
-        for name, target in targets.items():
-            print(f"  wrk {test.name}: {name}", flush=True)
-            results.http[(test.name, name)] = load_once(
-                plan, pinning, target.port, test.path, test.connections, target.pids
-            )
+def run_rounds(plan: Plan, pinning: Pinning, targets: dict[str, Target], results: Results) -> None:
+    """Every (test, target) ``plan.rounds`` times, interleaved so that drifting background
+    load hits every target alike; keeps the best round and records all of them."""
+    runs: dict[tuple[str, str], list[wrk.LoadResult]] = {}
+    for round_no in range(plan.rounds):
+        for test in plan.http_tests():
+            for name, target in targets.items():
+                print(f"  wrk {test.name}: {name} (round {round_no + 1}/{plan.rounds})", flush=True)
+                found = load_once(plan, pinning, target, test, warm=round_no == 0)
+                runs.setdefault((test.name, name), []).append(found)
+    for key, found in runs.items():
+        results.http[key] = wrk.best_of(found)
+        results.http_runs[key] = [r.rps for r in found]
 
 
 def measure_workers(
@@ -204,12 +223,13 @@ def measure_workers(
         for i in range(plan.workers)
     ]
     check_target("courtyard workers", port)
+    name = f"courtyard x{plan.workers}"
+    scratch = Results()
+    run_rounds(plan, pinning, {name: Target(port, tuple(w.pid for w in workers))}, scratch)
     results.worker_count = plan.workers
     for test in plan.http_tests():
-        print(f"  wrk {test.name}: courtyard x{plan.workers}", flush=True)
-        results.workers[test.name] = load_once(
-            plan, pinning, port, test.path, test.connections, tuple(w.pid for w in workers)
-        )
+        results.workers[test.name] = scratch.http[(test.name, name)]
+        results.workers_runs[test.name] = scratch.http_runs[(test.name, name)]
     for worker in workers:
         children.stop(worker)
 
@@ -239,7 +259,7 @@ def run(args: argparse.Namespace) -> str:
         for name, target in targets.items():
             check_target(name, target.port)
         measure_websockets(plan, targets, results)
-        measure_http(plan, pinning, targets, results)
+        run_rounds(plan, pinning, targets, results)
         if plan.workers:
             measure_workers(plan, pinning, children, upstream.port, hub_port, results)
     finally:

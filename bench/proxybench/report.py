@@ -39,13 +39,19 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
+def _rounds(values: list[float]) -> str:
+    return " ".join(f"{v:,.0f}" for v in values)
+
+
 def http_table(results: Results) -> str:
-    table = Table(["test", "target", "req/s", "p50 ms", "p99 ms", "errors", "proxy RSS peak KiB"])
+    table = Table(
+        ["test", "target", "req/s", "p50 ms", "p99 ms", "errors", "RSS peak KiB", "every round"]
+    )
     for (test, target), r in results.http.items():
         errors = str(r.socket_errors + r.non_2xx)
         rss = str(r.peak_rss_kib) if r.peak_rss_kib else "-"
         row = [test, target, f"{r.rps:,.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", errors, rss]
-        table.rows.append(row)
+        table.rows.append([*row, _rounds(results.http_runs.get((test, target), []))])
     return table.render()
 
 
@@ -107,7 +113,17 @@ def memory_table(results: Results) -> str:
 
 def workers_table(results: Results) -> str:
     table = Table(
-        ["test", "workers", "req/s", "p50 ms", "p99 ms", "vs 1 worker", "vs chp", "RSS sum KiB"]
+        [
+            "test",
+            "workers",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "vs 1 worker",
+            "vs chp",
+            "RSS sum KiB",
+            "every round",
+        ]
     )
     for test, r in results.workers.items():
         one, chp = results.http.get((test, COURTYARD)), results.http.get((test, CHP))
@@ -121,6 +137,7 @@ def workers_table(results: Results) -> str:
                 _fmt(_ratio(r.rps, one and one.rps), ".2f", "x"),
                 _fmt(_ratio(r.rps, chp and chp.rps), ".2f", "x"),
                 str(r.peak_rss_kib),
+                _rounds(results.workers_runs.get(test, [])),
             ]
         )
     return table.render()
@@ -179,7 +196,13 @@ def targets_table(results: Results) -> str:
 
 def render(results: Results, machine: list[str], pinning: str) -> str:
     parts = ["", "=" * 78, "Courtyard data-plane benchmark (bench/proxy.py)", *machine, pinning, ""]
-    parts += ["HTTP (wrk, keep-alive, session cookie on every request)", http_table(results), ""]
+    rounds = max((len(v) for v in results.http_runs.values()), default=1)
+    parts += [
+        "HTTP (wrk, keep-alive, session cookie on every request; "
+        + (f"best of {rounds} interleaved rounds)" if rounds > 1 else "one round)"),
+        http_table(results),
+        "",
+    ]
     parts += ["Ratios", ratio_table(results), ""]
     if results.echo:
         parts += [

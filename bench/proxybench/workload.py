@@ -26,6 +26,7 @@ class HttpTest:
 @dataclass(frozen=True)
 class Plan:
     duration: int
+    rounds: int
     warmup: int
     echoes: int
     idle_websockets: int
@@ -82,7 +83,9 @@ class Results:
     http: dict[tuple[str, str], LoadResult] = field(default_factory=dict)
     echo: dict[str, EchoResult] = field(default_factory=dict)
     idle: dict[str, IdleResult] = field(default_factory=dict)
+    http_runs: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     workers: dict[str, LoadResult] = field(default_factory=dict)
+    workers_runs: dict[str, list[float]] = field(default_factory=dict)
     worker_count: int = 0
     small_test: str = SMALL_TEST
     big_test: str = BIG_TEST

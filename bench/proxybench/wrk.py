@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from proxybench.procs import BenchError, pinned, rss_kib
 
@@ -110,5 +110,16 @@ def run(load: Load, cpus: str, watch: Sequence[int] = ()) -> LoadResult:
         raise BenchError(f"wrk did not finish within {load.duration + 15}s") from None
     if proc.returncode != 0:
         raise BenchError(f"wrk failed ({proc.returncode}):\n{output}")
-    result = parse(output)
-    return LoadResult(**{**result.__dict__, "peak_rss_kib": peak})
+    return replace(parse(output), peak_rss_kib=peak)
+
+
+def best_of(runs: Sequence[LoadResult]) -> LoadResult:
+    """The round with the most requests/s (the least disturbed by other work on the machine),
+    with the errors of every round and the highest RSS seen in any."""
+    best = max(runs, key=lambda r: r.rps)
+    return replace(
+        best,
+        socket_errors=sum(r.socket_errors for r in runs),
+        non_2xx=sum(r.non_2xx for r in runs),
+        peak_rss_kib=max(r.peak_rss_kib for r in runs),
+    )
