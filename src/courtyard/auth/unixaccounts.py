@@ -1,4 +1,6 @@
-"""Facts about Unix accounts for the system login policy: uid, groups, usable password.
+"""Unix accounts: facts for the system login policy (uid, groups, usable password), and, as
+root, creating them (``useradd -m``), setting passwords (``chpasswd``) and removing them
+(``userdel -r``).
 
 Reading /etc/shadow needs root; when it is not readable, ``has_usable_password`` answers
 None (unknown) and PAM alone decides.
@@ -9,8 +11,13 @@ from __future__ import annotations
 import grp
 import logging
 import pwd
+import re
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+
+from courtyard.auth.credentials import shown
+from courtyard.errors import AuthError, UnknownUserError, UserExistsError
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +61,68 @@ def has_usable_password(name: str, shadow: Path = SHADOW) -> bool | None:
             hashed = fields[1]
             return bool(hashed) and not hashed.startswith(("!", "*"))
     return None
+
+
+# Creating, changing and removing accounts (root only). Names are checked against a strict
+# pattern and passed as single arguments; no shell ever sees them. The flags are POSIX
+# shadow-utils ones that Debian, Ubuntu and RHEL/Rocky share (no Debian-only ``adduser``).
+
+UNIX_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+TOOL_TIMEOUT = 30.0
+
+
+def check_unix_name(name: str) -> str:
+    """``name`` if it may become a Unix account; AuthError saying the rule otherwise."""
+    if not UNIX_NAME.fullmatch(name):
+        raise AuthError(
+            f"{shown(name)} cannot be a Unix account name: use 1 to 32 lower-case letters, "
+            "digits, '-' and '_', starting with a letter."
+        )
+    return name
+
+
+def run_tool(argv: list[str], *, stdin: str | None = None) -> None:
+    """Run an account tool; AuthError with its own message if it fails."""
+    try:
+        done = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise AuthError(f"{argv[0]} could not run: {exc}. Is Courtyard running as root?") from exc
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        raise AuthError(
+            f"{argv[0]} failed (exit status {done.returncode}): {said[-1] if said else '?'}"
+        )
+
+
+def create_account(name: str, password: str | None = None, shell: str = "/bin/bash") -> None:
+    """``useradd -m`` a new account (with its home), then set its password if given."""
+    check_unix_name(name)
+    if uid_of(name) is not None:
+        raise UserExistsError(f"a Unix account named {name!r} already exists")
+    run_tool(["useradd", "-m", "-s", shell, "--", name])
+    log.info("created Unix account %r", name)
+    if password is not None:
+        set_password(name, password)
+
+
+def set_password(name: str, password: str) -> None:
+    """Set the password of an existing account with ``chpasswd`` (name:password on stdin)."""
+    check_unix_name(name)
+    if uid_of(name) is None:
+        raise UnknownUserError(f"there is no Unix account named {name!r}")
+    if any(c in password for c in "\n\r\0"):
+        raise AuthError("a password cannot contain line breaks or NUL characters.")
+    run_tool(["chpasswd"], stdin=f"{name}:{password}\n")
+    log.info("set the password of Unix account %r", name)
+
+
+def delete_account(name: str) -> bool:
+    """``userdel -r``: remove the account, its home and mail spool. False if there was none."""
+    check_unix_name(name)
+    if uid_of(name) is None:
+        return False
+    run_tool(["userdel", "-r", "--", name])
+    log.info("removed Unix account %r and its home", name)
+    return True

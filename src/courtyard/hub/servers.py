@@ -205,6 +205,11 @@ class ServerManager:
         handle.task = asyncio.create_task(self._mark_stopped_after_stop(handle, reason))
         await asyncio.shield(handle.task)
 
+    async def remove(self, user: str, reason: str | None = "admin") -> None:
+        """Stop ``user``'s server and forget it: call before deleting or renaming the user."""
+        await self.stop(user, reason)
+        self._handles.pop(user, None)
+
     async def _mark_stopped_after_stop(self, handle: ServerHandle, reason: str | None) -> None:
         handle.state = "stopping"
         await self._mark_stopped(handle, reason)

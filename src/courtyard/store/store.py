@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,25 @@ from courtyard.store.records import (
 from courtyard.store.timestamps import from_epoch
 
 Clock = Callable[[], float]
+USER_SORTS = ("name", "activity")
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    """What the admin page asks for: a name substring, running servers only, a sort key
+    (one of USER_SORTS), and a page (``offset``/``limit``)."""
+
+    search: str = ""
+    running_only: bool = False
+    sort: str = "name"
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class UserPage:
+    rows: list[tuple[UserRecord, ServerRecord | None]]
+    total: int
 
 
 class Unset:
@@ -194,6 +214,40 @@ class Store:
         with self.transaction() as db:
             return int(db.scalar(query) or 0)
 
+    def find_users(self, query: UserQuery) -> UserPage:
+        """One page of users with their servers, filtered and sorted as ``query`` says, and
+        how many users match in all (two indexed/LIMITed queries, fast at 10,000 users)."""
+        conditions = user_query_conditions(query)
+        rows = (
+            select(User, Server)
+            .outerjoin(Server, Server.user_id == User.id)
+            .where(*conditions)
+            .order_by(*user_query_order(query.sort))
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        count = select(func.count(User.id)).outerjoin(Server, Server.user_id == User.id)
+        with self.transaction() as db:
+            found = [
+                (user_record(user), server_record(server, user.name) if server else None)
+                for user, server in db.execute(rows)
+            ]
+            total = int(db.scalar(count.where(*conditions)) or 0)
+        return UserPage(found, total)
+
+    def rename_user(self, name: str, new_name: str) -> UserRecord:
+        """Rename a user (UnknownUserError if absent, UserExistsError if taken)."""
+        try:
+            with self.transaction() as db:
+                row = db.scalar(select(User).where(User.name == name))
+                if row is None:
+                    raise UnknownUserError(f"no user named {name!r}")
+                row.name = new_name
+                db.flush()
+                return user_record(row)
+        except IntegrityError as exc:
+            raise UserExistsError(f"user {new_name!r} already exists") from exc
+
     def set_admin(self, name: str, admin: bool) -> UserRecord:
         return self._update_user(name, admin=admin)
 
@@ -341,6 +395,25 @@ class Store:
         with self.transaction() as db:
             result = db.execute(delete(Session).where(Session.expires <= (now or self.now())))
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def user_query_conditions(query: UserQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.search:
+        conditions.append(User.name.like(f"%{like_escaped(query.search)}%", escape="\\"))
+    if query.running_only:
+        conditions.append(Server.state.in_(["starting", "running", "stopping"]))
+    return conditions
+
+
+def like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def user_query_order(sort: str) -> list[Any]:
+    if sort == "activity":
+        return [User.last_activity.desc().nulls_last(), User.name]
+    return [User.name]
 
 
 def admin_filter(admin: bool | None) -> list[ColumnElement[bool]]:
