@@ -66,15 +66,16 @@ open_path_for_others() {
   done
 }
 
-# True when other Unix users can read the source tree $1 (every parent has o+x, files o+r):
-# only then may the venv point into it with an editable install.
+# True when other Unix users can read the source tree $1 (every parent has o+x, files o+r;
+# bytecode caches aside: Python falls back to the source when it cannot read them). Only then
+# may the venv point into it with an editable install.
 tree_is_readable_by_others() {
   local dir=$1
   while [[ $dir != / ]]; do
     [[ $(( 0$(stat -c '%a' "$dir") & 1 )) -eq 1 ]] || return 1
     dir=$(dirname "$dir")
   done
-  [[ -z $(find "$1/src" ! -perm -o=r -print -quit) ]]
+  [[ -z $(find "$1/src" -name __pycache__ -prune -o ! -perm -o=r -print -quit) ]]
 }
 
 # Create venv $2 from Python $1 unless a working one is there.
@@ -92,35 +93,70 @@ ensure_venv() {
     || die "could not upgrade pip and setuptools in $venv"
 }
 
+# Print "editable" when the venv may point into $REPO (we can write there, and as root other
+# users can read it), else "copy".
+install_mode() {
+  if [[ -w $REPO/src ]] && { ! is_root || tree_is_readable_by_others "$REPO"; }; then
+    echo editable
+  else
+    echo copy
+  fi
+}
+
+# Copy the source tree to a temp dir and print its path: a regular install builds there, so
+# the repo itself may be read-only and gets no build/ or egg-info litter.
+snapshot_repo() {
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/courtyard-src.XXXXXX")
+  tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./build \
+    --exclude='*.egg-info' --exclude=__pycache__ --exclude=.mypy_cache --exclude=.ruff_cache \
+    -cf - . | tar -C "$dir" -xf - || die "could not copy the source tree to $dir"
+  echo "$dir"
+}
+
 # Install the project from $REPO with extra $2 into venv $1. Dependencies are installed only
 # when pyproject.toml changed since the last time (a hash stamp in the venv); the package
 # itself is always reinstalled so the venv runs the current source.
 install_project() {
-  local venv=$1 extra=$2 stamp want have mode
-  local -a pip
-  pip=("$venv/bin/python" -m pip install -q)
-  if tree_is_readable_by_others "$REPO"; then
-    mode=editable
-  else
-    mode=copy
+  local venv=$1 extra=$2 mode src stamp want have
+  local -a pip=("$venv/bin/python" -m pip install -q --no-build-isolation)
+  mode=$(install_mode)
+  src=$REPO
+  if [[ $mode == copy ]]; then
+    src=$(snapshot_repo) || exit 1
   fi
   stamp="$venv/.courtyard-deps-$extra"
   want="$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1) $mode"
   have=$(cat "$stamp" 2>/dev/null || true)
   if [[ $want != "$have" ]]; then
-    say "venv: installing dependencies for .[$extra] ($mode install)"
+    say "venv: installing dependencies for .[$extra] ($mode install; a few minutes the first time)"
     if [[ $mode == editable ]]; then
-      "${pip[@]}" --no-build-isolation -e "${REPO}[$extra]" || die "pip install -e '.[$extra]' failed"
+      "${pip[@]}" -e "${src}[$extra]" || die "pip install -e '.[$extra]' failed"
     else
-      "${pip[@]}" --no-build-isolation "${REPO}[$extra]" || die "pip install '.[$extra]' failed"
+      "${pip[@]}" "${src}[$extra]" || die "pip install '.[$extra]' failed"
     fi
     echo "$want" >"$stamp"
   fi
   if [[ $mode == editable ]]; then
-    "${pip[@]}" --no-deps --no-build-isolation -e "$REPO" || die "pip install -e . failed"
+    "${pip[@]}" --no-deps -e "$src" || die "pip install -e . failed"
   else
-    "${pip[@]}" --no-deps --no-build-isolation --force-reinstall "$REPO" \
-      || die "pip install . failed"
+    "${pip[@]}" --no-deps --force-reinstall "$src" || die "pip install . failed"
+    rm -rf "$src"
   fi
   say "venv: courtyard installed into $venv ($mode)"
+}
+
+# Make venv $2 from Python $1 if needed and install the project with extra $3 into it, one
+# setup at a time per venv (concurrent pip runs in one venv break it).
+setup_venv() {
+  local py=$1 venv=$2 extra=$3 parent lock
+  parent=$(dirname "$venv")
+  if ! mkdir -p "$parent" 2>/dev/null || ! touch "$parent/.courtyard-setup.lock" 2>/dev/null; then
+    die "cannot write to $parent: choose another venv location with COURTYARD_VENV=/path"
+  fi
+  exec {lock}>"$parent/.courtyard-setup.lock"
+  flock "$lock"
+  ensure_venv "$py" "$venv"
+  install_project "$venv" "$extra"
+  exec {lock}>&-
 }
