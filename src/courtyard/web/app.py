@@ -9,7 +9,7 @@ from aiohttp import web
 
 from courtyard.auth import csrf
 from courtyard.errors import CourtyardError
-from courtyard.web import events, fallback, home, login
+from courtyard.web import account, admin_actions, events, fallback, home, login
 from courtyard.web.context import CONTEXT, WebContext, error_page, form_token_valid
 from courtyard.web.static import static_file
 
@@ -73,4 +73,6 @@ def build_control_app(context: WebContext) -> web.Application:
             web.route("*", "/user/{name}/{tail:.*}", fallback.user_path),
         ]
     )
+    admin_actions.add_routes(app)
+    account.add_routes(app)
     return app
