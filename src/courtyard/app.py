@@ -21,9 +21,10 @@ from aiohttp import web
 
 from courtyard.auth.authenticators import Authenticator, LocalAuthenticator, make_authenticator
 from courtyard.auth.keys import load_or_create_secret
-from courtyard.auth.sessions import SessionGate, SessionManager
+from courtyard.auth.sessions import SECURE_COOKIE_NAME, SessionGate, SessionManager
 from courtyard.auth.throttle import LoginThrottle
 from courtyard.config.settings import Settings, running_as_root
+from courtyard.daemon.records import remove_status, write_status
 from courtyard.hub.servers import ServerManager
 from courtyard.ports import bind_or_explain
 from courtyard.proxy.routes import RouteTable
@@ -31,6 +32,7 @@ from courtyard.proxy.server import ProxyServer
 from courtyard.spawners.base import Endpoint, Spawner
 from courtyard.spawners.local import LocalSpawner
 from courtyard.store.store import Store
+from courtyard.tls import server_context
 from courtyard.web.app import build_control_app
 from courtyard.web.context import WebContext
 from courtyard.web.render import PageRenderer
@@ -79,6 +81,9 @@ class Courtyard:
         self.proxy: ProxyServer | None = None
         self.first_account: tuple[str, str] | None = None  # (name, password), shown once
         self._runner: web.AppRunner | None = None
+        cert, key = settings.ssl_cert, settings.ssl_key
+        self.tls = server_context(cert, key) if cert else None
+        self.cookie_name = SECURE_COOKIE_NAME if self.tls else COOKIE  # __Host- needs Secure
 
     def make_spawner(self, user: str, state: dict[str, Any] | None) -> Spawner:
         args = (user, self.settings, self.layout.runtime, self.layout.logs)
@@ -95,7 +100,7 @@ class Courtyard:
             password = await self.authenticator.create_user(name, admin=True)
             self.first_account = (name, password)
         sessions = SessionManager(store, secret, settings.session_max_age)
-        gate = SessionGate(sessions, store, settings, cookie_name=COOKIE)
+        gate = SessionGate(sessions, store, settings, cookie_name=self.cookie_name)
         servers = self.servers = ServerManager(
             store, self.routes, self.make_spawner, default_url=settings.default_url
         )
@@ -112,8 +117,8 @@ class Courtyard:
             servers=servers,
             renderer=PageRenderer(),
             secret_key=secret,
-            cookie_name=COOKIE,
-            secure_cookies=False,
+            cookie_name=self.cookie_name,
+            secure_cookies=self.tls is not None,
         )
         await self._start_control_plane(build_control_app(context))
         self.proxy = ProxyServer(
@@ -122,8 +127,10 @@ class Courtyard:
             Endpoint(unix_path=str(self.layout.control_socket)),
             on_upstream_gone=servers.on_upstream_gone,
         )
-        await bind_or_explain(self.proxy.start(settings.ip, settings.port), settings.port)
+        binding = self.proxy.start(settings.ip, settings.port, ssl=self.tls)
+        await bind_or_explain(binding, settings.port)
         servers.start_watching()
+        write_status(self.layout.root, self.url, self.port)
 
     async def _start_control_plane(self, app: web.Application) -> None:
         sock = self.layout.control_socket
@@ -139,7 +146,15 @@ class Courtyard:
     def port(self) -> int:
         return self.proxy.port if self.proxy else self.settings.port
 
+    @property
+    def url(self) -> str:
+        s = self.settings
+        host = "127.0.0.1" if s.ip in ("0.0.0.0", "") else s.ip
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
+
     async def close(self) -> None:
+        remove_status(self.layout.root, os.getpid())
         if self.proxy is not None:
             await self.proxy.close()
         if self.servers is not None:
@@ -163,3 +178,17 @@ async def serve_until_signalled(hub: Courtyard, on_ready: Callable[[Courtyard], 
     finally:
         log.info("stopping the hub; user servers keep running")
         await hub.close()
+
+
+async def stop_recorded_servers(settings: Settings) -> list[str]:
+    """Stop every user server the store says is running (the hub itself must be stopped)."""
+    hub = Courtyard(settings)
+    store = Store.open(settings.resolved_database_url())
+    try:
+        manager = ServerManager(store, hub.routes, hub.make_spawner)
+        running = await manager.reattach_all()
+        for user in running:
+            await manager.stop(user, reason="admin")
+        return running
+    finally:
+        store.close()

@@ -13,6 +13,7 @@ from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.limits import ProxyLimits
 from courtyard.proxy.pool import UpstreamPool
 from courtyard.proxy.routes import RouteTable
+from courtyard.proxy.tlsport import TlsPort
 from courtyard.spawners.base import Endpoint
 
 _CLOSE_POLL = 0.02
@@ -39,7 +40,7 @@ class ProxyServer:
         self._on_upstream_gone = on_upstream_gone
         self._limits = limits
         self._log = log or logging.getLogger("courtyard.proxy")
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.AbstractServer | TlsPort | None = None
         self._ctx: ProxyContext | None = None
         self._port = 0
 
@@ -63,14 +64,18 @@ class ProxyServer:
             on_upstream_gone=self._on_upstream_gone,
             scheme=b"https" if ssl is not None else b"http",
         )
-        self._server = await loop.create_server(
-            lambda: ClientConnection(ctx),
-            host,
-            port,
-            ssl=ssl,
-            reuse_port=reuse_port or None,
-            backlog=1024,
-        )
+        if ssl is not None:  # sorts TLS from plain HTTP, which gets a pointer to https://
+            tls_port = TlsPort(lambda: ClientConnection(ctx), ssl, self._limits.header_timeout)
+            await tls_port.start(host, port, reuse_port=reuse_port)
+            self._server = tls_port
+        else:
+            self._server = await loop.create_server(
+                lambda: ClientConnection(ctx),
+                host,
+                port,
+                reuse_port=reuse_port or None,
+                backlog=1024,
+            )
         self._ctx = ctx
         self._port = self._server.sockets[0].getsockname()[1]
 

@@ -1,0 +1,1 @@
+"""daemon room: the background hub - pidfile, detach, status file, stop, logs."""
