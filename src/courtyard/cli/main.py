@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from courtyard import __version__
-from courtyard.cli import accounts, configcmd, up
+from courtyard.cli import accounts, configcmd, daemon, up
 from courtyard.errors import CourtyardError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     up.register(commands)
+    daemon.register(commands)
     accounts.register(commands)
     configcmd.register(commands)
     return parser
