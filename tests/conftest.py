@@ -8,9 +8,13 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 IS_ROOT = os.geteuid() == 0
 
@@ -41,9 +45,7 @@ def ensure_unix_user(user: UnixUser) -> None:
         pwd.getpwnam(user.name)
     except KeyError:
         subprocess.run(["useradd", "-m", "-s", "/bin/bash", user.name], check=True)
-    subprocess.run(
-        ["chpasswd"], input=f"{user.name}:{user.password}\n", text=True, check=True
-    )
+    subprocess.run(["chpasswd"], input=f"{user.name}:{user.password}\n", text=True, check=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -72,3 +74,29 @@ def alice(unix_users: dict[str, UnixUser]) -> UnixUser:
 @pytest.fixture(scope="session")
 def bob(unix_users: dict[str, UnixUser]) -> UnixUser:
     return unix_users["bob"]
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("COURTYARD_TEST_POSTGRES_URL")
+    if url:
+        return url
+    message = "COURTYARD_TEST_POSTGRES_URL is not set (the test setup starts PostgreSQL)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A freshly created, empty PostgreSQL database, dropped after the test."""
+    admin_url = make_url(postgres_admin_url())
+    name = f"cytest_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -43,6 +43,7 @@ class HubProcess:
             "--config",
             str(config_path),
         ]
+        self.output = []  # this run's lines only
         env = {k: v for k, v in os.environ.items() if not k.startswith("COURTYARD_")}
         env.update(self.env)
         self.proc = subprocess.Popen(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -11,13 +12,18 @@ import pytest
 from tests.hubprocess import HubProcess
 
 
-@pytest.fixture
-def state_dir() -> Iterator[Path]:
+def new_state_dir() -> Path:
     # short and world-traversable: user servers put their sockets under it
     root = Path(tempfile.mkdtemp(prefix="cy", dir="/tmp"))
     root.chmod(0o755)
-    yield root / "state"
-    shutil.rmtree(root, ignore_errors=True)
+    return root / "state"
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    path = new_state_dir()
+    yield path
+    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def hub_config(alice: str, bob: str, **extra: object) -> str:
@@ -41,3 +47,26 @@ def hub(state_dir: Path, alice: object, bob: object) -> Iterator[HubProcess]:
     process.start()
     yield process
     process.stop()
+    stop_user_servers(state_dir)
+
+
+@pytest.fixture(scope="module")
+def shared_hub(unix_users: object) -> Iterator[HubProcess]:
+    """One hub for a whole module, for tests that don't restart it or depend on its state."""
+    path = new_state_dir()
+    process = HubProcess(path, hub_config("cyalice", "cybob"))
+    process.start()
+    yield process
+    process.stop()
+    stop_user_servers(path)
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def stop_user_servers(state_dir: Path) -> None:
+    """Tests leave no servers behind: a hub that stops leaves them running by design."""
+    subprocess.run(
+        [sys.executable, "-m", "courtyard", "stop-servers", "--state-dir", str(state_dir)],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )

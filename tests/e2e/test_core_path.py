@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import UnixUser
+from tests.e2e.conftest import hub_config
 from tests.hubclient import HubClient
 from tests.hubprocess import HubProcess
 
@@ -92,3 +93,18 @@ async def test_restarted_hub_reattaches_the_running_server(
         client.base = hub.url
         # the same browser session, the same kernel, its state intact
         assert await client.execute(alice.name, kernel, "x + 1") == "42"
+
+
+@pytest.mark.postgres
+async def test_the_hub_runs_on_postgresql(
+    state_dir: Path, postgres_url: str, alice: UnixUser, bob: UnixUser
+) -> None:
+    config = hub_config(alice.name, bob.name) + f'database_url = "{postgres_url}"\n'
+    hub = HubProcess(state_dir, config).start()
+    try:
+        async with HubClient(hub.url) as client:
+            assert (await client.login(alice.name, alice.password, "/hub/home")).status == 302
+            assert (await client.get("/hub/home"))[0] == 200
+        assert not (state_dir / "courtyard.sqlite").exists()
+    finally:
+        hub.stop()

@@ -7,14 +7,10 @@ where they fail so CI cannot skip them silently.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from courtyard.store import Store
 
@@ -28,32 +24,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.value += seconds
-
-
-def postgres_admin_url() -> str:
-    url = os.environ.get("COURTYARD_TEST_POSTGRES_URL")
-    if url:
-        return url
-    message = "COURTYARD_TEST_POSTGRES_URL is not set (the test setup starts PostgreSQL)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A freshly created, empty PostgreSQL database, dropped after the test."""
-    admin_url = make_url(postgres_admin_url())
-    name = f"cytest_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
