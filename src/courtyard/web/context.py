@@ -98,7 +98,7 @@ def render(
         response.set_cookie(
             login_cookie_name(request),
             new_nonce,
-            path="/hub/",
+            path="/" if ctx(request).secure_cookies else "/hub/",  # __Host- demands Path=/
             httponly=True,
             samesite="Lax",
             secure=ctx(request).secure_cookies,
