@@ -29,6 +29,7 @@ from courtyard.singleuser.contract import (
     SECRET_ENV,
     base_url_for,
 )
+from courtyard.singleuser.labsettings import LANGUAGE_ENV, preset_lab_language
 
 IDENTITY_PROVIDER = "courtyard.singleuser.identity.CourtyardIdentityProvider"
 HUB_LOGIN_URL = "/hub/login"
@@ -99,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = f"jupyter_server is not importable by {sys.executable}: {exc}"
         return fail(message, EXIT_JUPYTER_MISSING)
     os.umask(0o077)
+    preset_lab_language(os.environ.get(LANGUAGE_ENV, ""))
     app_class.launch_instance(build_argv(options, as_root=os.getuid() == 0))
     return 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from courtyard.config.settings import Settings
 from courtyard.errors import SpawnError
 from courtyard.singleuser.contract import OWNER_ENV, SECRET_ENV
+from courtyard.singleuser.labsettings import LANGUAGE_ENV
 from courtyard.spawners.unixuser import TargetUser, first_unsearchable_dir
 
 MAX_SOCKET_PATH = 100  # bytes; sun_path holds 108 on Linux, fewer elsewhere
@@ -119,6 +120,7 @@ def server_environment(
             "JUPYTER_RUNTIME_DIR": str(server_dir / "jupyter"),
             OWNER_ENV: user,
             SECRET_ENV: secret,
+            LANGUAGE_ENV: settings.language,
         }
     )
     return env
