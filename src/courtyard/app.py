@@ -31,6 +31,7 @@ from courtyard.proxy.routes import RouteTable
 from courtyard.proxy.server import ProxyServer
 from courtyard.spawners.base import Endpoint, Spawner
 from courtyard.spawners.local import LocalSpawner
+from courtyard.spawners.slurm import SlurmSpawner
 from courtyard.store.store import Store
 from courtyard.tls import server_context
 from courtyard.web.app import build_control_app
@@ -85,8 +86,12 @@ class Courtyard:
         self.tls = server_context(cert, key) if cert else None
         self.cookie_name = SECURE_COOKIE_NAME if self.tls else COOKIE  # __Host- needs Secure
 
-    def make_spawner(self, user: str, state: dict[str, Any] | None) -> Spawner:
+    def make_spawner(self, user: str, state: dict[str, Any] | None, profile: str = "") -> Spawner:
         args = (user, self.settings, self.layout.runtime, self.layout.logs)
+        if self.settings.spawner == "slurm":
+            if state is None:
+                return SlurmSpawner(*args, profile=profile)
+            return SlurmSpawner.from_state(*args, state)
         return LocalSpawner(*args) if state is None else LocalSpawner.from_state(*args, state)
 
     async def start(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 AuthKind = Literal["system", "local"]
-SpawnerKind = Literal["local"]
+SpawnerKind = Literal["local", "slurm"]
 
 
 def setting(default: Any, help: str, **meta: Any) -> Any:
@@ -65,6 +65,44 @@ class CullerSettings:
 
 
 @dataclass(frozen=True)
+class SlurmProfile:
+    """One ``[[slurm.profiles]]`` table: a named set of job resources users may pick.
+
+    Empty strings and 0 keep the ``[slurm]`` value; extra_directives are added to its list.
+    """
+
+    name: str
+    description: str = ""
+    partition: str = ""
+    time: str = ""
+    cpus: int = 0
+    memory: str = ""
+    gres: str = ""
+    account: str = ""
+    qos: str = ""
+    extra_directives: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SlurmSettings:
+    """``[slurm]``: user servers as Slurm batch jobs (spawner = "slurm"; see docs/slurm.md)."""
+
+    partition: str = setting("", "Partition (sbatch --partition). Empty: the cluster's default.")
+    time: str = setting("8:00:00", "Time limit of a server's job (sbatch --time).")
+    cpus: int = setting(1, "CPUs of a server's job (sbatch --cpus-per-task).", min=1)
+    memory: str = setting("", "Memory of a server's job, e.g. '4G' (sbatch --mem). Empty: the default.")
+    gres: str = setting("", "Generic resources, e.g. 'gpu:1' (sbatch --gres). Empty: none.")
+    account: str = setting("", "Account to charge (sbatch --account). Empty: the user's default.")
+    qos: str = setting("", "Quality of service (sbatch --qos). Empty: the default.")
+    extra_directives: list[str] = setting([], "More sbatch options, one per item, e.g. '--constraint=avx2'.")
+    job_template: str = setting("", "Job script template (Python string.Template). Empty: the built-in one.")
+    bind_ip: str = setting("127.0.0.1", "Address a server binds to on its node; the hub must reach it there.")
+    start_timeout: float = setting(600.0, "Seconds a job may queue and start before the start fails.", min=1)
+    poll_interval: float = setting(2.0, "Seconds between squeue checks while a job starts.", min=0.1)
+    profiles: list[SlurmProfile] = setting([], "Resource profiles users pick on the spawn form, as [[slurm.profiles]] tables (see docs/slurm.md). Empty: no form, the values above.")
+
+
+@dataclass(frozen=True)
 class Settings:
     # network
     ip: str = setting("127.0.0.1", "Address the hub listens on. 0.0.0.0 exposes it to the network.")
@@ -111,7 +149,9 @@ class Settings:
     session_max_age: int = setting(14 * 24 * 3600, "Seconds a login stays valid.", min=60)
     # user servers
     spawner: str = setting(
-        "local", "How user servers run: 'local' (a process as the user).", choices=("local",)
+        "local",
+        "How user servers run: 'local' (a process as the user) or 'slurm' (a batch job).",
+        choices=("local", "slurm"),
     )
     python: str = setting(
         "",
@@ -145,6 +185,9 @@ class Settings:
     # sections
     culler: CullerSettings = field(
         default_factory=CullerSettings, metadata={"help": "Idle culler."}
+    )
+    slurm: SlurmSettings = field(
+        default_factory=SlurmSettings, metadata={"help": "Slurm spawner."}
     )
 
     def resolved_state_dir(self) -> Path:

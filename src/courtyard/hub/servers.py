@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from courtyard.errors import CourtyardError, ServerStateError, SpawnError
 from courtyard.hub.progress import ProgressLog
@@ -20,7 +19,20 @@ from courtyard.spawners.base import Endpoint, Spawner, Started
 from courtyard.store.records import ServerRecord, ServerState
 from courtyard.store.store import Store
 
-SpawnerFactory = Callable[[str, "dict[str, Any] | None"], Spawner]
+
+class SpawnerFactory(Protocol):
+    """Builds a user's spawner: fresh (state None, with the chosen profile) or re-attached."""
+
+    def __call__(self, user: str, state: dict[str, Any] | None, profile: str = "") -> Spawner: ...
+
+
+@runtime_checkable
+class ExplainsExit(Protocol):
+    """A spawner that knows why its server ended (a Slurm job's time limit, preemption)."""
+
+    def exit_reason(self) -> str | None: ...
+
+
 log = logging.getLogger("courtyard.hub")
 
 
@@ -101,8 +113,10 @@ class ServerManager:
 
     # ---- start ---------------------------------------------------------------------------
 
-    def request_start(self, user: str) -> ServerHandle:
-        """Begin starting ``user``'s server in the background; a no-op if it runs or starts."""
+    def request_start(self, user: str, profile: str = "") -> ServerHandle:
+        """Begin starting ``user``'s server in the background; a no-op if it runs or starts.
+
+        ``profile`` names a resource profile (Slurm); the web layer has validated it."""
         handle = self.handle(user)
         if handle.state in ("starting", "running"):
             return handle
@@ -110,7 +124,7 @@ class ServerManager:
             raise ServerStateError(f"{user}'s server is stopping; start it again in a moment.")
         handle.state = "starting"
         handle.progress = ProgressLog()
-        handle.spawner = self.make_spawner(user, None)
+        handle.spawner = self.make_spawner(user, None, profile)
         self.store.save_server(user, state="starting", started=utcnow(), stop_reason=None)
         handle.task = asyncio.create_task(self._start(handle), name=f"start-{user}")
         return handle
@@ -253,7 +267,8 @@ class ServerManager:
         handle.task = None
         if status is not None and handle.state == "running":
             log.warning("%s's server exited (status %s)", handle.user, status)
-            await self._mark_stopped(handle, "exited")
+            explained = spawner.exit_reason() if isinstance(spawner, ExplainsExit) else None
+            await self._mark_stopped(handle, explained or "exited")
 
     def start_watching(self) -> None:
         self._watcher = asyncio.create_task(self._watch(), name="server-watcher")
