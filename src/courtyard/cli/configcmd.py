@@ -17,11 +17,10 @@ from courtyard.config.load import (
     flatten,
     parse_env_value,
     suggestion,
-    tomllib,
 )
 from courtyard.config.reference import render_reference
 from courtyard.config.settings import Settings
-from courtyard.config.tomlwrite import set_key, toml_value
+from courtyard.config.tomlwrite import parse_toml, set_key, toml_value
 from courtyard.errors import ConfigError
 
 SECRET_FIELDS = ("api_token", "password", "secret")
@@ -90,7 +89,7 @@ def run_set(args: argparse.Namespace) -> int:
     text = path.read_text() if path.is_file() else ""
     value = parse_env_value(args.key, args.value)
     new_text = set_key(text, args.key, value)
-    build_settings(flatten(tomllib.loads(new_text)))  # raises ConfigError naming the key
+    build_settings(flatten(parse_toml(new_text)))  # raises ConfigError naming the key
     write_keeping_mode(path, new_text)
     print(f"{args.key} = {toml_value(value)}  (written to {path})")
     return 0

@@ -24,6 +24,13 @@ BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 TABLE_HEADER = re.compile(r"^\s*\[")
 
 
+def parse_toml(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}") from e
+
+
 def toml_key(key: str) -> str:
     return key if BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
 
