@@ -26,7 +26,8 @@ TABLE_HEADER = re.compile(r"^\s*\[")
 
 def parse_toml(text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}") from e
 
