@@ -195,8 +195,8 @@ def run_rounds(plan: Plan, pinning: Pinning, targets: dict[str, Target], results
         for test in plan.http_tests():
             for name, target in targets.items():
                 print(f"  wrk {test.name}: {name} (round {round_no + 1}/{plan.rounds})", flush=True)
-                found = load_once(plan, pinning, target, test, warm=round_no == 0)
-                runs.setdefault((test.name, name), []).append(found)
+                one = load_once(plan, pinning, target, test, warm=round_no == 0)
+                runs.setdefault((test.name, name), []).append(one)
     for key, found in runs.items():
         results.http[key] = wrk.best_of(found)
         results.http_runs[key] = [r.rps for r in found]

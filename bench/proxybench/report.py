@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from proxybench.workload import Results
+from proxybench.wrk import LoadResult
 
 DIRECT, COURTYARD, CHP = "direct", "courtyard", "chp"
 
@@ -33,6 +34,14 @@ class Table:
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
+
+
+def _rps(r: LoadResult | None) -> float | None:
+    return None if r is None else r.rps
+
+
+def _p99(r: LoadResult | None) -> float | None:
+    return None if r is None else r.p99_ms
 
 
 def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
@@ -62,9 +71,9 @@ def ratio_table(results: Results) -> str:
         table.rows.append(
             [
                 test,
-                _fmt(_ratio(cy and cy.rps, chp and chp.rps), ".2f", "x"),
-                _fmt(_ratio(cy and cy.rps, direct and direct.rps), ".2f", "x"),
-                _fmt(_ratio(cy and cy.p99_ms, direct and direct.p99_ms), ".2f", "x"),
+                _fmt(_ratio(_rps(cy), _rps(chp)), ".2f", "x"),
+                _fmt(_ratio(_rps(cy), _rps(direct)), ".2f", "x"),
+                _fmt(_ratio(_p99(cy), _p99(direct)), ".2f", "x"),
             ]
         )
     return table.render()
@@ -134,8 +143,8 @@ def workers_table(results: Results) -> str:
                 f"{r.rps:,.0f}",
                 f"{r.p50_ms:.2f}",
                 f"{r.p99_ms:.2f}",
-                _fmt(_ratio(r.rps, one and one.rps), ".2f", "x"),
-                _fmt(_ratio(r.rps, chp and chp.rps), ".2f", "x"),
+                _fmt(_ratio(r.rps, _rps(one)), ".2f", "x"),
+                _fmt(_ratio(r.rps, _rps(chp)), ".2f", "x"),
                 str(r.peak_rss_kib),
                 _rounds(results.workers_runs.get(test, [])),
             ]
@@ -154,9 +163,9 @@ def targets_table(results: Results) -> str:
 
     def rps_ratio(test: str, ref: str) -> float | None:
         cy, other = http.get((test, COURTYARD)), http.get((test, ref))
-        return _ratio(cy and cy.rps, other and other.rps)
+        return _ratio(_rps(cy), _rps(other))
 
-    p99 = _ratio(*(r and r.p99_ms for r in (http.get((big, COURTYARD)), http.get((big, DIRECT)))))
+    p99 = _ratio(_p99(http.get((big, COURTYARD))), _p99(http.get((big, DIRECT))))
     echo, direct = results.echo, results.echo.get(DIRECT)
     cy_add = (
         None if direct is None or COURTYARD not in echo else echo[COURTYARD].p50_us - direct.p50_us
