@@ -69,7 +69,7 @@ class ClientConnection(asyncio.Protocol):
         if state == _PIPE:
             assert self.pipe is not None
             self.pipe.write(data)
-            self.queue[0].touch_pipe()
+            self.queue[0].pipe_from_client(data)
             return
         if state == _UPGRADING:
             self.tail += data
@@ -211,6 +211,8 @@ class ClientConnection(asyncio.Protocol):
         self._resume(_PAUSE_STOP)
         if self.tail:
             conn.write(self.tail)
+            if self.queue:
+                self.queue[0].pipe_from_client(self.tail)
             self.tail = b""
 
     def cork(self) -> None:

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from courtyard.auth.principal import Principal
+from courtyard.proxy.activity import FrameScanner, request_activity, scanner_for
 from courtyard.proxy.heads import (
     Headers,
     RequestFacts,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE"})
 REPLAY_MAX = 64 * 1024  # request bytes kept to retry on a stale pooled connection
 PENDING_MAX = 1 << 20
-PIPE_TOUCH_INTERVAL = 1.0  # WebSocket activity stamps: at most once a second per route
 
 
 class Exchange:
@@ -63,6 +63,7 @@ class Exchange:
         "response_reason",
         "retried",
         "route",
+        "scanner",
         "upstream",
         "url",
     )
@@ -86,6 +87,7 @@ class Exchange:
         self.connecting: asyncio.Task[None] | None = None
         self.endpoint: Endpoint | None = None
         self.route: Route | None = None
+        self.scanner: FrameScanner | None = None
         self.retried = False
         self.response_reason = b""
         self.response_headers: Headers = []
@@ -126,7 +128,7 @@ class Exchange:
             return self.ctx.hub
         if principal.name != user:
             self.ctx.note_admin_access(principal.name, user)
-        route.touch()
+        self._stamp(route)
         self.route = route
         injected += (
             b"X-Courtyard-Secret: ",
@@ -136,6 +138,15 @@ class Exchange:
             b"\r\n",
         )
         return route.endpoint
+
+    def _stamp(self, route: Route) -> None:
+        """Traffic always; activity only for what a person did (proxy/activity.py)."""
+        now = route.last_traffic = time.time()
+        kind = request_activity(self.method, self.url)
+        if kind is not None:
+            route.touch(now, kind)
+        if self.facts.upgrade is not None:
+            self.scanner = scanner_for(self.url)
 
     def _identify(self) -> Principal | None:
         facts = self.facts
@@ -319,14 +330,21 @@ class Exchange:
 
     def pipe_to_client(self, data: bytes) -> None:
         self.client.write(data)
-        self.touch_pipe()
-
-    def touch_pipe(self) -> None:
         route = self.route
         if route is not None:
-            now = time.time()
-            if now - route.last_activity >= PIPE_TOUCH_INTERVAL:
-                route.touch(now)
+            route.last_traffic = time.time()
+
+    def pipe_from_client(self, data: bytes) -> None:
+        """Bytes the client sent into the pipe (already forwarded): stamp, scan for activity."""
+        route = self.route
+        if route is None:
+            return
+        now = route.last_traffic = time.time()
+        scanner = self.scanner
+        if scanner is not None:
+            kind = scanner.feed(data)
+            if kind is not None:
+                route.touch(now, kind)
 
     # -- faults
     def upstream_lost(self, conn: UpstreamConnection, exc: Exception | None) -> None:

@@ -14,15 +14,24 @@ from courtyard.spawners.base import Endpoint
 
 @dataclass(eq=False)
 class Route:
-    """A running server reachable through the proxy."""
+    """A running server reachable through the proxy.
+
+    ``last_activity`` is the last thing a *person* did (proxy/activity.py decides what counts:
+    not an open tab's polling), with ``activity_kind`` saying what it was; the culler, the
+    store and the pages all use it. ``last_traffic`` is any byte either way, for diagnostics.
+    """
 
     user: str
     endpoint: Endpoint
     secret: str
     last_activity: float = field(default_factory=time.time)
+    activity_kind: str = "start"
+    last_traffic: float = field(default_factory=time.time)
 
-    def touch(self, now: float | None = None) -> None:
+    def touch(self, now: float | None = None, kind: str = "activity") -> None:
+        """Record a person's activity (``kind``: a short label for logs)."""
         self.last_activity = time.time() if now is None else now
+        self.activity_kind = kind
 
 
 class RouteTable:
