@@ -62,12 +62,28 @@ def bare_start(user: str, workdir: Path) -> float:
     """Launch plain `jupyter lab` on a unix socket as ``user``; seconds until it answers."""
     sock = workdir / "bare.sock"
     info = pwd.getpwnam(user)
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.sock={sock}",
-           "--ServerApp.sock_mode=0600", "--IdentityProvider.token=", f"--ServerApp.root_dir={info.pw_dir}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--ServerApp.sock={sock}",
+        "--ServerApp.sock_mode=0600",
+        "--IdentityProvider.token=",
+        f"--ServerApp.root_dir={info.pw_dir}",
+    ]
     env = {"HOME": info.pw_dir, "USER": user, "PATH": os.environ["PATH"]}
     began = time.perf_counter()
-    proc = subprocess.Popen(cmd, user=user, env=env, cwd=info.pw_dir, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd,
+        user=user,
+        env=env,
+        cwd=info.pw_dir,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while not http_ready(str(sock)):
             if proc.poll() is not None:
@@ -119,7 +135,9 @@ def report(bare: list[float], through: list[float], rounds: int) -> None:
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     print(f"rounds: {rounds}")
     print(f"bare jupyter lab   median {mb * 1000:7.0f} ms   all: {[round(x * 1000) for x in bare]}")
-    print(f"through Courtyard  median {mh * 1000:7.0f} ms   all: {[round(x * 1000) for x in through]}")
+    print(
+        f"through Courtyard  median {mh * 1000:7.0f} ms   all: {[round(x * 1000) for x in through]}"
+    )
     verdict = "PASS" if mh / mb <= 1.15 else "MISS"
     print(f"ratio Courtyard/bare: {mh / mb:.3f}x  (target <= 1.15x: {verdict})")
 
