@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.hubclient import HubClient  # noqa: E402
-from tests.hubprocess import HubProcess  # noqa: E402
+from tests.hubclient import HubClient
+from tests.hubprocess import HubProcess
 
 BENCH_USER = "cybench"
 
@@ -113,7 +113,15 @@ async def run(rounds: int, user: str, password: str) -> None:
     workdir = root / "bare"
     workdir.mkdir()
     shutil.chown(workdir, user)
-    config = f'auth = "system"\nallowed_users = ["{user}"]\npython = "{sys.executable}"\nstop_grace = 3\n'
+    config = "\n".join(
+        [
+            'auth = "system"',
+            f'allowed_users = ["{user}"]',
+            f'python = "{sys.executable}"',
+            "stop_grace = 3",
+            "",
+        ]
+    )
     hub = HubProcess(root / "state", config).start()
     bare, through = [], []
     try:
