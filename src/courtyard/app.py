@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from courtyard.api.setup import Access, build_access, build_api
 from courtyard.auth.authenticators import Authenticator, LocalAuthenticator, make_authenticator
 from courtyard.auth.keys import load_or_create_secret
 from courtyard.auth.sessions import SECURE_COOKIE_NAME, SessionGate, SessionManager
@@ -82,6 +83,7 @@ class Courtyard:
         self.proxy: ProxyServer | None = None
         self.first_account: tuple[str, str] | None = None  # (name, password), shown once
         self._runner: web.AppRunner | None = None
+        self.access: Access | None = None
         cert, key = settings.ssl_cert, settings.ssl_key
         self.tls = server_context(cert, key) if cert else None
         self.cookie_name = SECURE_COOKIE_NAME if self.tls else COOKIE  # __Host- needs Secure
@@ -105,7 +107,10 @@ class Courtyard:
             password = await self.authenticator.create_user(name, admin=True)
             self.first_account = (name, password)
         sessions = SessionManager(store, secret, settings.session_max_age)
-        gate = SessionGate(sessions, store, settings, cookie_name=self.cookie_name)
+        access = self.access = build_access(settings, store)
+        gate = SessionGate(
+            sessions, store, settings, cookie_name=self.cookie_name, tokens=access.tokens
+        )
         servers = self.servers = ServerManager(
             store, self.routes, self.make_spawner, default_url=settings.default_url
         )
@@ -125,7 +130,8 @@ class Courtyard:
             cookie_name=self.cookie_name,
             secure_cookies=self.tls is not None,
         )
-        await self._start_control_plane(build_control_app(context))
+        api = build_api(access, settings, store, servers, self.authenticator, gate, sessions)
+        await self._start_control_plane(build_control_app(context, api))
         self.proxy = ProxyServer(
             self.routes,
             gate,
@@ -135,6 +141,7 @@ class Courtyard:
         binding = self.proxy.start(settings.ip, settings.port, ssl=self.tls)
         await bind_or_explain(binding, settings.port)
         servers.start_watching()
+        access.services.start(self.url.rstrip("/") + "/hub/api")
         write_status(self.layout.root, self.url, self.port)
 
     async def _start_control_plane(self, app: web.Application) -> None:
@@ -160,6 +167,8 @@ class Courtyard:
 
     async def close(self) -> None:
         remove_status(self.layout.root, os.getpid())
+        if self.access is not None:
+            await self.access.services.close()
         if self.proxy is not None:
             await self.proxy.close()
         if self.servers is not None:

@@ -11,15 +11,26 @@ class Principal:
     """An authenticated person (by session cookie) or token holder.
 
     ``admin_access`` mirrors the setting of the same name: whether an admin may open other
-    users' servers. Token scopes (REST API) refine this later without changing callers.
+    users' servers. A token holder has ``scopes`` (expanded, see auth/scopes.py): then
+    ``access:servers`` (unfiltered, or filtered to the owner) decides instead. ``kind`` is
+    "user" or "service" (a service is never a user: its name is the service's).
     """
 
     name: str
     admin: bool = False
     admin_access: bool = False
     session_id: str | None = None
+    scopes: frozenset[str] | None = None
+    kind: str = "user"
+    token_id: int | None = None
 
     def may_access_server(self, owner: str) -> bool:
+        if self.scopes is not None:
+            return (
+                "access:servers" in self.scopes
+                or f"access:servers!user={owner}" in self.scopes
+                or f"access:servers!server={owner}/" in self.scopes
+            )
         return owner == self.name or (self.admin and self.admin_access)
 
 

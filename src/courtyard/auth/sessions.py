@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from courtyard.auth.principal import Principal
+from courtyard.auth.tokens import TokenManager
 from courtyard.config.settings import Settings
 from courtyard.store import SessionRecord, Store
 from courtyard.store.timestamps import from_epoch
@@ -161,8 +162,8 @@ def cookie_value(header: str, name: str) -> str | None:
 
 
 class SessionGate:
-    """Implements ``Gate`` with session cookies; ``authorization`` (API tokens, read from
-    ``store``) comes in a later issue and is ignored for now.
+    """Implements ``Gate`` with session cookies and, given ``tokens``, API tokens in the
+    ``Authorization`` header (a valid token wins over a cookie; see auth/tokens.py).
 
     On a cache hit this is a header split and two dict lookups: the manager caches the
     session record per cookie value, and the gate caches the Principal built from that
@@ -175,7 +176,9 @@ class SessionGate:
         store: Store,
         settings: Settings,
         cookie_name: str = COOKIE_NAME,
+        tokens: TokenManager | None = None,
     ) -> None:
+        self.tokens = tokens
         self.sessions = sessions
         self.store = store
         self.admin_access = settings.admin_access
@@ -183,6 +186,10 @@ class SessionGate:
         self.principals: dict[str, tuple[SessionRecord, Principal]] = {}
 
     def identify(self, cookie: str | None, authorization: str | None) -> Principal | None:
+        if authorization and self.tokens is not None:
+            by_token = self.tokens.identify(authorization)
+            if by_token is not None:
+                return by_token
         if not cookie:
             return None
         value = cookie_value(cookie, self.cookie_name)

@@ -167,12 +167,50 @@ def parse_env_value(key: str, raw: str) -> Any:
 
 def build_settings(values: Mapping[str, Any]) -> Settings:
     keys = all_keys()
+    converted = dict(values)
     for key, value in values.items():
         if key not in keys:
             raise ConfigError(f"unknown setting {key!r}{suggestion(key, keys)}")
+        item = table_type(keys[key][0])
+        if item is not None:
+            value = converted[key] = parse_tables(key, value, item)
         check_value(key, value, *keys[key])
+    values = converted
     settings: Settings = construct(Settings, values, "")
     return settings
+
+
+def table_type(tp: Any) -> type | None:
+    """The dataclass of a list-of-tables setting (``list[ServiceConfig]``), else None."""
+    if typing.get_origin(tp) is not list:
+        return None
+    (item,) = typing.get_args(tp)
+    return typing.cast(type, item) if dataclasses.is_dataclass(item) else None
+
+
+def parse_tables(key: str, raw: Any, cls: type) -> list[Any]:
+    """Check a TOML array of tables against ``cls`` and build one ``cls`` per table."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"setting {key!r} must be a list of tables ([[{key}]]), not {raw!r}.")
+    return [parse_table(f"{key}[{i}]", table, cls) for i, table in enumerate(raw)]
+
+
+def parse_table(where: str, table: Any, cls: type) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, not {table!r}.")
+    hints = field_types(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for name, value in table.items():
+        if name not in hints:
+            raise ConfigError(f"unknown key {where}.{name}{suggestion(name, names)}")
+        if not matches_type(value, hints[name]):
+            shown = type_name(hints[name])
+            raise ConfigError(f"{where}.{name} must be {shown}, not {value!r}.")
+    for f in dataclasses.fields(cls):
+        missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if missing and f.name not in table:
+            raise ConfigError(f"{where} needs a {f.name!r}.")
+    return cls(**table)
 
 
 def construct(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
@@ -226,6 +264,8 @@ def type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is list:
         item = typing.get_args(tp)[0]
+        if dataclasses.is_dataclass(item):
+            return "a list of tables"
         return "a list of " + {str: "strings", int: "integers"}.get(item, "values")
     if origin is dict:
         return "a table of strings"

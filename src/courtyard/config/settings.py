@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from courtyard.config.tables import RoleConfig, ServiceConfig
+
 AuthKind = Literal["system", "local"]
 SpawnerKind = Literal["local", "slurm"]
 
@@ -181,6 +183,13 @@ class Settings:
     )
     log_level: str = setting(
         "info", "Log verbosity.", choices=("debug", "info", "warning", "error")
+    )
+    # REST API and services
+    services: list[ServiceConfig] = setting(
+        [], "Services ([[services]]: name, command, environment, url, api_token); with a command the hub runs and restarts it."
+    )
+    load_roles: list[RoleConfig] = setting(
+        [], "Roles ([[load_roles]]: name, scopes, users, groups, services) granting API scopes."
     )
     # sections
     culler: CullerSettings = field(

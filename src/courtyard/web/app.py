@@ -7,11 +7,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from courtyard.api import hub as hub_api
+from courtyard.api.context import API
 from courtyard.auth import csrf
+from courtyard.auth.tokens import token_from_header
 from courtyard.errors import CourtyardError
 from courtyard.web import account, admin_actions, events, fallback, home, login
 from courtyard.web.context import CONTEXT, WebContext, error_page, form_token_valid
 from courtyard.web.static import static_file
+from courtyard.web.tokens import create_token, revoke_token, show_tokens
 
 log = logging.getLogger("courtyard.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -36,6 +40,10 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
     """Every form POST carries the page's token; API writes must come from our own origin."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return await handler(request)
+    if request.path.startswith("/hub/api/") and token_from_header(
+        request.headers.get("Authorization")
+    ):
+        return await handler(request)  # a token is no ambient credential: no CSRF to fear
     if not csrf.same_origin(request.headers):
         return error_page(request, 403, "Cross-site request refused.")
     if request.path.startswith("/hub/api/"):
@@ -50,9 +58,12 @@ async def health(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
 
-def build_control_app(context: WebContext) -> web.Application:
+def build_control_app(context: WebContext, api: web.Application | None = None) -> web.Application:
+    """The control plane; with ``api`` (api/app.py), the REST API under /hub/api too."""
     app = web.Application(middlewares=[errors, check_csrf], client_max_size=MAX_FORM_BYTES)
     app[CONTEXT] = context
+    if api is not None:
+        mount_api(app, api)
     app.add_routes(
         [
             web.get("/", home.root),
@@ -67,7 +78,6 @@ def build_control_app(context: WebContext) -> web.Application:
             web.post("/hub/stop", home.stop),
             web.get("/hub/language", home.set_language),
             web.get("/hub/health", health),
-            web.get("/hub/api/users/{name}/server/progress", events.server_progress),
             web.get("/hub/static/{file}", static_file),
             web.route("*", "/user/{name}", fallback.user_path),
             web.route("*", "/user/{name}/{tail:.*}", fallback.user_path),
@@ -76,3 +86,14 @@ def build_control_app(context: WebContext) -> web.Application:
     admin_actions.add_routes(app)
     account.add_routes(app)
     return app
+    if api is None:
+        app.router.add_get("/hub/api/users/{name}/server/progress", events.server_progress)
+
+
+def mount_api(app: web.Application, api: web.Application) -> None:
+    app[API] = api[API]
+    app.add_subapp("/hub/api", api)
+    app.router.add_get("/hub/metrics", hub_api.metrics)
+    app.router.add_get("/hub/token", show_tokens)
+    app.router.add_post("/hub/token", create_token)
+    app.router.add_post("/hub/token/revoke", revoke_token)

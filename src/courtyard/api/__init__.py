@@ -1,0 +1,1 @@
+"""The JupyterHub-compatible REST API under /hub/api (see docs/api.md)."""

@@ -1,0 +1,128 @@
+"""The API application: its routes (one table, also the source of the OpenAPI document),
+authentication, and JupyterHub's error shape for every failure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from courtyard.api import groups, hub, servers, tokens, users
+from courtyard.api.context import API, ApiContext, ApiError, identify, reply
+from courtyard.api.openapi import openapi_document
+from courtyard.errors import CourtyardError
+
+log = logging.getLogger("courtyard.api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PREFIX = "/hub/api"
+PUBLIC = frozenset({"/hub/api/", "/hub/api/health", "/hub/api/openapi.json"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # below /hub/api
+    handler: Handler
+    summary: str
+    statuses: tuple[int, ...]
+    scopes: tuple[str, ...] = ()
+
+
+U = "/users/{name}"
+G = "/groups/{name}"
+ENDPOINTS = (
+    Endpoint("GET", "/", hub.root, "Version of the API", (200,)),
+    Endpoint("GET", "/health", hub.health, "Liveness check", (200,)),
+    Endpoint("GET", "/info", hub.info, "Details of the hub", (200, 403), ("read:hub",)),
+    Endpoint("GET", "/user", hub.whoami, "The caller's model, with its scopes", (200, 403)),
+    Endpoint("GET", "/users", users.list_users, "List users", (200, 400, 403), ("list:users",)),
+    Endpoint("POST", "/users", users.create_users, "Create users", (201, 400, 403, 409),
+             ("admin:users",)),
+    Endpoint("GET", U, users.get_user, "A user's model", (200, 403, 404), ("read:users",)),
+    Endpoint("POST", U, users.create_user, "Create a user", (201, 400, 403, 409),
+             ("admin:users",)),
+    Endpoint("PATCH", U, users.patch_user, "Change a user", (200, 400, 403, 404),
+             ("admin:users",)),
+    Endpoint("DELETE", U, users.delete_user, "Delete a user", (204, 400, 403, 404),
+             ("delete:users",)),
+    Endpoint("POST", U + "/activity", users.post_activity, "Report activity",
+             (200, 400, 403, 404), ("users:activity",)),
+    Endpoint("POST", U + "/server", servers.start_server, "Start the server",
+             (201, 202, 400, 403, 404), ("servers",)),
+    Endpoint("DELETE", U + "/server", servers.stop_server, "Stop the server",
+             (202, 204, 400, 403, 404), ("delete:servers",)),
+    Endpoint("GET", U + "/server/progress", servers.server_progress,
+             "Progress of a start (text/event-stream)", (200, 403, 404), ("read:servers",)),
+    Endpoint("POST", U + "/servers/{server_name}", servers.named_server,
+             "Named servers (not enabled)", (400,)),
+    Endpoint("DELETE", U + "/servers/{server_name}", servers.named_server,
+             "Named servers (not enabled)", (400,)),
+    Endpoint("GET", U + "/servers/{server_name}/progress", servers.named_server,
+             "Named servers (not enabled)", (400,)),
+    Endpoint("GET", U + "/tokens", tokens.list_tokens, "List a user's tokens",
+             (200, 403, 404), ("read:tokens",)),
+    Endpoint("POST", U + "/tokens", tokens.create_token, "Create a token (shown once)",
+             (201, 400, 403, 404), ("tokens",)),
+    Endpoint("GET", U + "/tokens/{token_id}", tokens.get_token, "A token's model",
+             (200, 403, 404), ("read:tokens",)),
+    Endpoint("DELETE", U + "/tokens/{token_id}", tokens.delete_token, "Revoke a token",
+             (204, 403, 404), ("tokens",)),
+    Endpoint("GET", "/groups", groups.list_groups, "List groups", (200, 400, 403),
+             ("list:groups",)),
+    Endpoint("POST", "/groups", groups.create_groups, "Create groups", (201, 400, 403, 409),
+             ("admin:groups",)),
+    Endpoint("GET", G, groups.get_group, "A group's model", (200, 403, 404),
+             ("read:groups",)),
+    Endpoint("POST", G, groups.create_group, "Create a group", (201, 400, 403, 409),
+             ("admin:groups",)),
+    Endpoint("DELETE", G, groups.delete_group, "Delete a group", (204, 403, 404),
+             ("delete:groups",)),
+    Endpoint("POST", G + "/users", groups.change_members, "Add members",
+             (200, 400, 403, 404), ("groups",)),
+    Endpoint("DELETE", G + "/users", groups.change_members, "Remove members",
+             (200, 400, 403, 404), ("groups",)),
+    Endpoint("GET", "/services", hub.list_services, "List services", (200, 403),
+             ("list:services",)),
+    Endpoint("POST", "/shutdown", hub.shutdown, "Shut the hub down", (202, 403),
+             ("shutdown",)),
+)  # fmt: skip
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return reply({"status": e.status, "message": e.message}, e.status)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        return reply({"status": e.status, "message": e.reason}, e.status)
+    except CourtyardError as e:
+        log.warning("%s %s: %s", request.method, request.path, e.message)
+        return reply({"status": e.http_status, "message": e.message}, e.http_status)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path not in PUBLIC:
+        who = identify(request)
+        if who is None:
+            raise ApiError(403, "Missing or invalid credentials.")
+        request["caller"] = who
+    return await handler(request)
+
+
+async def openapi(request: web.Request) -> web.StreamResponse:
+    return reply(openapi_document(ENDPOINTS, PREFIX))
+
+
+def build_api_app(context: ApiContext) -> web.Application:
+    app = web.Application(middlewares=[api_errors, authenticate])
+    app[API] = context
+    for endpoint in ENDPOINTS:
+        app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+    app.router.add_get("/openapi.json", openapi)
+    return app

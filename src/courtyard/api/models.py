@@ -1,0 +1,125 @@
+"""JSON models as JupyterHub's API returns them, cut down to what the caller's scopes allow."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+from courtyard.api.context import ApiContext, ApiError, Caller
+from courtyard.hub.servers import ServerView
+from courtyard.store.records import UserRecord
+from courtyard.store.tokenstore import TokenRecord
+
+USER_KEYS = {
+    "read:users": {
+        "kind", "name", "admin", "roles", "groups", "server", "pending", "created",
+        "last_activity",
+    },
+    "read:users:name": {"kind", "name", "admin"},
+    "read:users:groups": {"kind", "name", "groups"},
+    "read:users:activity": {"kind", "name", "last_activity"},
+    "read:servers": {"kind", "name", "servers"},
+    "read:roles:users": {"kind", "name", "roles", "admin"},
+}  # fmt: skip
+PENDING = {"starting": "spawn", "stopping": "stop"}
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def iso(stamp: datetime | None) -> str | None:
+    if stamp is None:
+        return None
+    return stamp.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def latest(*stamps: datetime | None) -> datetime | None:
+    known = [s for s in stamps if s is not None]
+    return max(known) if known else None
+
+
+def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
+    name = view.user
+    model: dict[str, Any] = {
+        "name": "",
+        "full_name": f"{name}/",
+        "ready": view.state == "running",
+        "stopped": view.state == "stopped",
+        "pending": PENDING.get(view.state),
+        "url": f"/user/{name}/",
+        "user_options": {},
+        "progress_url": f"/hub/api/users/{name}/server/progress",
+        "full_url": None,
+        "full_progress_url": None,
+        "started": iso(view.started),
+        "last_activity": iso(view.last_activity),
+    }
+    if with_state:
+        model["state"] = {}
+    return model
+
+
+def user_model(context: ApiContext, who: Caller, user: UserRecord) -> dict[str, Any]:
+    name = user.name
+    view = context.servers.view(name)
+    groups = context.groups.of_user(name)
+    full: dict[str, Any] = {
+        "kind": "user",
+        "name": name,
+        "admin": user.admin,
+        "roles": context.permissions.book.roles_of_user(name, user.admin, groups),
+        "groups": groups,
+        "server": f"/user/{name}/" if view.state == "running" else None,
+        "pending": PENDING.get(view.state),
+        "created": iso(user.created),
+        "last_activity": iso(latest(user.last_activity, view.last_activity)),
+        "servers": {}
+        if view.state == "stopped"
+        else {"": server_model(view, who.may("admin:server_state", name))},
+    }
+    allowed: set[str] = set()
+    for scope, keys in USER_KEYS.items():
+        if who.may(scope, name):
+            allowed |= keys
+    return {k: v for k, v in full.items() if k in allowed}
+
+
+def token_model(record: TokenRecord, roles: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "id": f"a{record.id}",
+        "kind": "api_token",
+        "user": record.user,
+        "service": None,
+        "roles": roles or [],
+        "scopes": list(record.scopes),
+        "note": record.note,
+        "created": iso(record.created),
+        "expires_at": iso(record.expires),
+        "last_activity": iso(record.last_activity),
+        "session_id": None,
+        "oauth_client": "Courtyard",
+    }
+
+
+def paginate(request: web.Request) -> tuple[int, int]:
+    try:
+        offset = abs(int(request.query.get("offset", "0")))
+        limit = abs(int(request.query.get("limit", str(DEFAULT_LIMIT))))
+    except ValueError as e:
+        raise ApiError(400, "Invalid argument type, offset and limit must be integers") from e
+    return offset, max(1, min(limit, MAX_LIMIT))
+
+
+def page(request: web.Request, items: list[Any], total: int, offset: int, limit: int) -> Any:
+    """A plain list, or JupyterHub's paginated body when the client asks for it."""
+    if "application/jupyterhub-pagination+json" not in request.headers.get("Accept", ""):
+        return items
+    following = None
+    if offset + limit < total:
+        url = request.url.update_query({"offset": str(offset + limit), "limit": str(limit)})
+        following = {"offset": offset + limit, "limit": limit, "url": str(url)}
+    return {
+        "items": items,
+        "_pagination": {"offset": offset, "limit": limit, "total": total, "next": following},
+    }

@@ -1,0 +1,183 @@
+"""/users: list, create, read, change, delete users; report activity."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+
+from courtyard.api.context import ApiError, api, caller, json_object, reply
+from courtyard.api.models import page, paginate, user_model
+from courtyard.auth.credentials import normalize_name
+from courtyard.errors import UserExistsError
+from courtyard.store.records import UserRecord
+
+STATES = {
+    "active": ("starting", "running", "stopping"),
+    "ready": ("running",),
+    "inactive": ("stopped",),
+}
+SORTS = ("name", "-name", "last_activity", "-last_activity", "created", "-created")
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def user_or_404(request: web.Request, name: str) -> UserRecord:
+    found = api(request).store.get_user(name)
+    if found is None:
+        raise ApiError(404, f"No such user: {name}")
+    return found
+
+
+async def list_users(request: web.Request) -> web.StreamResponse:
+    context, who = api(request), caller(request)
+    who.need("list:users")
+    offset, limit = paginate(request)
+    state = request.query.get("state", "")
+    if state and state not in STATES:
+        raise ApiError(400, f"Unrecognized state filter: {state!r}; use active, ready or inactive")
+    sort = request.query.get("sort", "name")
+    if sort not in SORTS:
+        raise ApiError(400, f"Unrecognized sort: {sort!r}; use one of {', '.join(SORTS)}")
+    name_filter = request.query.get("name_filter", "")
+    users = [
+        u
+        for u in context.store.list_users()
+        if who.may("list:users", u.name)
+        and name_filter in u.name
+        and (not state or context.servers.view(u.name).state in STATES[state])
+    ]
+    users.sort(key=lambda u: sort_key(u, sort.lstrip("-")), reverse=sort.startswith("-"))
+    models = [user_model(context, who, u) for u in users[offset : offset + limit]]
+    return reply(page(request, models, len(users), offset, limit))
+
+
+def sort_key(user: UserRecord, key: str) -> Any:
+    if key == "name":
+        return user.name
+    stamp = user.created if key == "created" else user.last_activity
+    return stamp or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def valid_name(name: Any) -> str:
+    normal = normalize_name(name) if isinstance(name, str) else None
+    if normal is None or normal != name:
+        raise ApiError(400, f"Invalid username: {name!r}")
+    return normal
+
+
+def check_admin_grant(request: web.Request, admin: Any) -> bool:
+    if not isinstance(admin, bool):
+        raise ApiError(400, "admin must be true or false")
+    if admin and not caller(request).principal.admin:
+        raise ApiError(403, "Only admin users may grant admin.")
+    return admin
+
+
+async def create_users(request: web.Request) -> web.StreamResponse:
+    context, who = api(request), caller(request)
+    who.need("admin:users")
+    data = await json_object(request)
+    names = data.get("usernames")
+    if not isinstance(names, list) or not names:
+        raise ApiError(400, "Must specify at least one user to create")
+    admin = check_admin_grant(request, data.get("admin", False))
+    wanted = sorted({valid_name(n) for n in names})
+    new = [n for n in wanted if context.store.get_user(n) is None]
+    if not new:
+        raise ApiError(409, f"All {len(wanted)} users already exist")
+    created = [context.store.add_user(n, admin=admin) for n in new]
+    return reply([user_model(context, who, u) for u in created], 201)
+
+
+async def get_user(request: web.Request) -> web.StreamResponse:
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need("read:users:name", name)
+    return reply(user_model(context, who, user_or_404(request, name)))
+
+
+async def create_user(request: web.Request) -> web.StreamResponse:
+    context, who = api(request), caller(request)
+    name = valid_name(request.match_info["name"])
+    who.need("admin:users")
+    data = await json_object(request)
+    admin = check_admin_grant(request, data.get("admin", False))
+    try:
+        created = context.store.add_user(name, admin=admin)
+    except UserExistsError as e:
+        raise ApiError(409, f"User {name} already exists") from e
+    return reply(user_model(context, who, created), 201)
+
+
+async def patch_user(request: web.Request) -> web.StreamResponse:
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need("admin:users", name)
+    user = user_or_404(request, name)
+    data = await json_object(request)
+    unknown = set(data) - {"name", "admin"}
+    if unknown:
+        raise ApiError(400, f"Cannot change {sorted(unknown)}; only name and admin")
+    if data.get("name", name) != name:
+        raise ApiError(400, "Renaming users is not supported by Courtyard.")
+    if "admin" in data:
+        if data["admin"] != user.admin:
+            check_admin_grant(request, data["admin"])
+        user = context.store.set_admin(name, bool(data["admin"]))
+        context.tokens.forget()
+        context.sessions.forget_user(name)
+    return reply(user_model(context, who, user))
+
+
+async def delete_user(request: web.Request) -> web.StreamResponse:
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need("delete:users", name)
+    user_or_404(request, name)
+    if who.kind == "user" and who.name == name:
+        raise ApiError(400, "Cannot delete yourself!")
+    if context.servers.view(name).state == "starting":
+        raise ApiError(400, f"{name}'s server is pending spawn, please wait")
+    await context.servers.stop(name, "The user was deleted.")
+    context.store.delete_user(name)
+    context.sessions.forget_user(name)
+    context.tokens.forget()
+    return web.Response(status=204)
+
+
+def parse_stamp(value: Any, what: str) -> datetime:
+    if not isinstance(value, str):
+        raise ApiError(400, f"{what} must be an ISO8601 timestamp string")
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ApiError(400, f"{what} is not an ISO8601 timestamp: {value[:40]!r}") from e
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    if stamp > datetime.now(timezone.utc) + FUTURE_SLACK:
+        raise ApiError(400, f"{what} {value!r} is in the future")
+    return stamp
+
+
+async def post_activity(request: web.Request) -> web.StreamResponse:
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need("users:activity", name)
+    user_or_404(request, name)
+    data = await json_object(request)
+    stamps = (
+        [parse_stamp(data["last_activity"], "last_activity")] if "last_activity" in data else []
+    )
+    servers = data.get("servers", {})
+    if not isinstance(servers, dict):
+        raise ApiError(400, "servers must be an object")
+    for server, body in servers.items():
+        if server != "":
+            raise ApiError(400, "Named servers are not enabled.")
+        if not isinstance(body, dict) or "last_activity" not in body:
+            raise ApiError(400, "servers[''] needs last_activity")
+        stamps.append(parse_stamp(body["last_activity"], "servers[''].last_activity"))
+    if stamps:
+        context.store.record_activity({name: max(stamps)}, servers=bool(servers))
+    return web.Response(status=200)
