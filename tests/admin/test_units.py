@@ -83,7 +83,8 @@ def test_unix_account_is_created_with_home_given_a_password_and_removed() -> Non
     try:
         unixaccounts.create_account(name, "Secret-pw-123")
         entry = pwd.getpwnam(name)
-        assert Path(entry.pw_dir).is_dir() and entry.pw_uid >= 1000
+        assert Path(entry.pw_dir).is_dir()
+        assert entry.pw_uid >= 1000
         assert unixaccounts.has_usable_password(name) is True
         with pytest.raises(UserExistsError):
             unixaccounts.create_account(name)
@@ -120,7 +121,8 @@ def test_usage_counts_the_server_and_its_children() -> None:
         while (usage is None or usage.rss_bytes < 60 * 2**20) and time.monotonic() < deadline:
             time.sleep(0.1)
             usage = meter.measure([parent.pid]).get(parent.pid)
-        assert usage is not None and usage.processes == 2
+        assert usage is not None
+        assert usage.processes == 2
         assert usage.rss_bytes >= 60 * 2**20
         time.sleep(0.5)  # a measuring interval, not a wait for a condition
         second = meter.measure([parent.pid])[parent.pid]
