@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from courtyard.errors import ConfigError
@@ -51,7 +51,7 @@ def toml_value(value: Any) -> str:
     raise ConfigError(f"cannot write {value!r} as TOML.")
 
 
-def toml_table_array(name: str, rows: list[Mapping[str, Any]], prefix: str = "") -> list[str]:
+def toml_table_array(name: str, rows: Sequence[Mapping[str, Any]], prefix: str = "") -> list[str]:
     """``[[name]]`` blocks, one per row; every line starts with ``prefix`` (e.g. "# ")."""
     lines: list[str] = []
     for row in rows:
