@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from courtyard import __version__
-from courtyard.cli import accounts, configcmd, daemon, servers, up, users
+from courtyard.cli import accounts, configcmd, daemon, importjh, servers, up, users
 from courtyard.errors import CourtyardError
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.register(commands)
     accounts.register(commands)
     configcmd.register(commands)
+    importjh.register(commands)
     servers.register(commands)
     users.register(commands)
     return parser
