@@ -86,7 +86,8 @@ async def create_users(request: web.Request) -> web.StreamResponse:
     new = [n for n in wanted if context.store.get_user(n) is None]
     if not new:
         raise ApiError(409, f"All {len(wanted)} users already exist")
-    created = [context.store.add_user(n, admin=admin) for n in new]
+    admins = context.settings.admin_users
+    created = [context.store.add_user(n, admin=admin or n in admins) for n in new]
     return reply([user_model(context, who, u) for u in created], 201)
 
 
@@ -104,7 +105,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
     data = await json_object(request)
     admin = check_admin_grant(request, data.get("admin", False))
     try:
-        created = context.store.add_user(name, admin=admin)
+        created = context.store.add_user(name, admin=admin or name in context.settings.admin_users)
     except UserExistsError as e:
         raise ApiError(409, f"User {name} already exists") from e
     return reply(user_model(context, who, created), 201)
