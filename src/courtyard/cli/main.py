@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from courtyard import __version__
-from courtyard.cli import accounts, configcmd, daemon, importjh, servers, up, users
+from courtyard.cli import accounts, configcmd, daemon, importjh, remote, servers, service, up, users
 from courtyard.errors import CourtyardError
 
 
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.register(commands)
     configcmd.register(commands)
     importjh.register(commands)
+    remote.register(commands)
+    service.register(commands)
     servers.register(commands)
     users.register(commands)
     return parser
