@@ -21,6 +21,7 @@ import sys
 import uvloop
 
 from courtyard.auth.principal import Principal
+from courtyard.proxy.limits import ProxyLimits
 from courtyard.proxy.routes import Route, RouteTable
 from courtyard.proxy.server import ProxyServer
 from courtyard.spawners.base import Endpoint
@@ -58,7 +59,8 @@ async def run(args: argparse.Namespace) -> None:
     routes = RouteTable()
     routes.add(Route(user=BENCH_USER, endpoint=upstream, secret=ROUTE_SECRET))
     hub = Endpoint(host="127.0.0.1", port=args.hub_port)
-    proxy = ProxyServer(routes, FixedSessionGate(args.session), hub)
+    limits = ProxyLimits() if args.pool_size is None else ProxyLimits(pool_size=args.pool_size)
+    proxy = ProxyServer(routes, FixedSessionGate(args.session), hub, limits=limits)
     await proxy.start("127.0.0.1", args.port, reuse_port=args.reuse_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--session", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--reuse-port", action="store_true")
+    parser.add_argument("--pool-size", type=int, help="ProxyLimits.pool_size (default: its own)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     uvloop.run(run(args))

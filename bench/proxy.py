@@ -40,6 +40,8 @@ from proxybench.workload import (
     cpu_set,
 )
 
+from courtyard.proxy.limits import ProxyLimits
+
 BENCH_DIR = Path(__file__).resolve().parent
 CACHE_DIR = BENCH_DIR / ".cache"
 SESSION = "bench-session-3f9a1c"
@@ -64,6 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="also run Courtyard as N SO_REUSEPORT processes, one per core",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        help="Courtyard's idle upstream connections per route (default: ProxyLimits' own)",
     )
     parser.add_argument("--no-chp", action="store_true", help="skip configurable-http-proxy")
     parser.add_argument(
@@ -91,6 +98,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             idle_websockets=20,
             with_chp=False,
             workers=args.workers,
+            pool_size=args.pool_size,
         )
     if args.quick:
         return Plan(
@@ -101,6 +109,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             idle_websockets=args.idle_websockets,
             with_chp=not args.no_chp,
             workers=args.workers,
+            pool_size=args.pool_size,
         )
     return Plan(
         duration=args.duration,
@@ -110,6 +119,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         idle_websockets=args.idle_websockets,
         with_chp=not args.no_chp,
         workers=args.workers,
+        pool_size=args.pool_size,
     )
 
 
@@ -118,6 +128,7 @@ def start_courtyard(
     cpus: str,
     upstream_port: int,
     hub_port: int,
+    pool_size: int | None,
     name: str = "courtyard",
     port: int = 0,
 ) -> Child:
@@ -135,6 +146,8 @@ def start_courtyard(
     ]
     if port:
         argv.append("--reuse-port")
+    if pool_size is not None:
+        argv += ["--pool-size", str(pool_size)]
     return children.start_ready_line(name, pinned(cpus, argv))
 
 
@@ -217,6 +230,7 @@ def measure_workers(
             pinning.worker_cpus(i),
             upstream_port,
             hub_port,
+            plan.pool_size,
             name=f"courtyard-worker-{i}",
             port=port,
         )
@@ -234,6 +248,11 @@ def measure_workers(
         children.stop(worker)
 
 
+def settings_line(plan: Plan, pinning: Pinning) -> str:
+    pool = ProxyLimits().pool_size if plan.pool_size is None else plan.pool_size
+    return f"{pinning.describe()}\ncourtyard: ProxyLimits(pool_size={pool}), other limits default"
+
+
 def run(args: argparse.Namespace) -> str:
     plan, pinning, results = make_plan(args), Pinning.default(), Results()
     os.sched_setaffinity(0, cpu_set(pinning.load))
@@ -247,7 +266,9 @@ def run(args: argparse.Namespace) -> str:
             "upstream", pinned(pinning.upstream, [PYTHON, str(BENCH_DIR / "upstream_server.py")])
         )
         hub_port = free_port()  # nothing listens: a request the gate refuses shows as a 502
-        courtyard = start_courtyard(children, pinning.proxy, upstream.port, hub_port)
+        courtyard = start_courtyard(
+            children, pinning.proxy, upstream.port, hub_port, plan.pool_size
+        )
         targets = {
             "direct": Target(upstream.port),
             "courtyard": Target(courtyard.port, (courtyard.pid,)),
@@ -264,7 +285,9 @@ def run(args: argparse.Namespace) -> str:
             measure_workers(plan, pinning, children, upstream.port, hub_port, results)
     finally:
         children.stop_all()
-    return report.render(results, machine.describe(chp_version, load_at_start), pinning.describe())
+    return report.render(
+        results, machine.describe(chp_version, load_at_start), settings_line(plan, pinning)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

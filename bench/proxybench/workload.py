@@ -32,6 +32,7 @@ class Plan:
     idle_websockets: int
     with_chp: bool
     workers: int
+    pool_size: int | None = None
     small_connections: int = 50
     big_connections: int = 16
 
