@@ -182,3 +182,32 @@ async def test_admin_page_in_chinese(admin: HubClient, admin_hub: HubProcess) ->
     for phrase in ("添加用户", "按名称搜索", "仅显示运行中", "最近活动", "全部停止", "内存"):
         assert phrase in text
     assert "Add users" not in text
+
+
+async def test_admin_without_admin_access_manages_but_cannot_open_a_server(
+    admin: HubClient, admin_hub: HubProcess, new_unix_user: NewUser
+) -> None:
+    person = new_unix_user()
+    async with HubClient(admin_hub.url) as client:
+        assert (await client.login(person.name, person.password, "")).status == 302
+        await client.wait_until_ready(person.name)
+        async with client.http.get(f"{admin_hub.url}/user/{person.name}/api/status") as r:
+            assert r.status == 200  # the owner may
+    async with admin.http.get(
+        f"{admin_hub.url}/user/{person.name}/api/status", allow_redirects=False
+    ) as r:
+        assert r.status == 403
+    async with admin.http.get(f"{admin_hub.url}/hub/admin?running=1&q={person.name}") as r:
+        text = await r.text()
+    row = re.search(rf'<tr data-user="{person.name}" data-state="running">.*?</tr>', text, re.S)
+    assert row is not None
+    assert re.search(r'class="memory">\d+\.\d MiB<', row.group(0))
+    assert f'href="/user/{person.name}/"' not in row.group(0)  # no Open without admin_access
+    unconfirmed = await admin.post_form("/hub/admin/servers", {"action": "stop_all"}, "/hub/admin")
+    assert unconfirmed.status == 400
+    stopped = await admin.post_form(
+        "/hub/admin/servers", {"action": "stop_all", "confirm": "1"}, "/hub/admin"
+    )
+    assert stopped.status == 302
+    async with admin.http.get(f"{admin_hub.url}/hub/admin?q={person.name}") as r:
+        assert f'<tr data-user="{person.name}" data-state="stopped">' in await r.text()
