@@ -12,12 +12,15 @@ pid at the end. See docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import os
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import uvloop
 from proxybench import chp, machine, report, wrk, ws_probe
@@ -47,6 +50,8 @@ CACHE_DIR = BENCH_DIR / ".cache"
 SESSION = "bench-session-3f9a1c"
 COOKIE = f"courtyard-session={SESSION}"
 PYTHON = sys.executable
+WS_TIMEOUT = 120.0
+T = TypeVar("T")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -175,18 +180,26 @@ class Target:
     pids: tuple[int, ...] = ()
 
 
+def bounded(probe: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
+    """Run one async probe on uvloop, failing after ``timeout`` seconds."""
+    try:
+        return uvloop.run(asyncio.wait_for(probe, timeout))
+    except asyncio.TimeoutError:
+        raise BenchError(f"{what} did not finish within {timeout:.0f}s") from None
+
+
 def measure_websockets(plan: Plan, targets: dict[str, Target], results: Results) -> None:
     for name, target in targets.items():
         if target.pids:
             print(f"  {plan.idle_websockets} idle websockets: {name}", flush=True)
             url = f"ws://127.0.0.1:{target.port}{WS_PATH}"
-            results.idle[name] = uvloop.run(
-                ws_probe.idle_sockets(url, COOKIE, plan.idle_websockets, target.pids)
-            )
+            probe = ws_probe.idle_sockets(url, COOKIE, plan.idle_websockets, target.pids)
+            results.idle[name] = bounded(probe, WS_TIMEOUT, f"{name}: idle websockets")
     for name, target in targets.items():
         print(f"  websocket echoes: {name}", flush=True)
         url = f"ws://127.0.0.1:{target.port}{WS_PATH}"
-        results.echo[name] = uvloop.run(ws_probe.echo_latency(url, COOKIE, plan.echoes))
+        echoes = ws_probe.echo_latency(url, COOKIE, plan.echoes)
+        results.echo[name] = bounded(echoes, WS_TIMEOUT, f"{name}: websocket echoes")
 
 
 def load_once(

@@ -8,7 +8,16 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from proxybench.procs import BenchError, Child, Children, free_port, pinned, port_open, wait_for
+from proxybench.procs import (
+    BenchError,
+    Child,
+    Children,
+    free_port,
+    pinned,
+    port_open,
+    require_tool,
+    wait_for,
+)
 
 PACKAGE = "configurable-http-proxy"
 API_TOKEN = "bench-chp-api-token"
@@ -26,11 +35,10 @@ def ensure_installed(cache: Path, wanted: str | None = None) -> Path:
     if script.exists() and wanted in (None, version(cache)):
         return script
     for tool in ("node", "npm"):
-        if subprocess.run(["which", tool], capture_output=True).returncode != 0:
-            raise BenchError(
-                f"{tool!r} is not on PATH; CHP needs Node.js and npm "
-                "(Debian: apt-get install nodejs npm), or pass --no-chp."
-            )
+        require_tool(
+            tool,
+            "CHP needs Node.js and npm (Debian: apt-get install nodejs npm), or pass --no-chp.",
+        )
     cache.mkdir(parents=True, exist_ok=True)
     spec = PACKAGE if wanted is None else f"{PACKAGE}@{wanted}"
     print(f"installing {spec} into {cache} (npm) ...", flush=True)
@@ -67,6 +75,7 @@ def start(
 ) -> Child:
     """CHP on a free port, its API on another, with /user/alice -> the upstream."""
     script = ensure_installed(cache, wanted)
+    require_tool("node", "CHP needs Node.js (Debian: apt-get install nodejs), or pass --no-chp.")
     port, api_port = free_port(), free_port()
     argv = ["node", str(script), "--ip", "127.0.0.1", "--port", str(port)]
     argv += ["--api-ip", "127.0.0.1", "--api-port", str(api_port), "--log-level", "warn"]

@@ -25,6 +25,7 @@ from courtyard.auth.keys import load_or_create_secret
 from courtyard.auth.sessions import SECURE_COOKIE_NAME, SessionGate, SessionManager
 from courtyard.auth.throttle import LoginThrottle
 from courtyard.config.settings import Settings, running_as_root
+from courtyard.culler.loop import Culler
 from courtyard.daemon.records import remove_status, write_status
 from courtyard.hub.servers import ServerManager
 from courtyard.ports import bind_or_explain
@@ -37,6 +38,7 @@ from courtyard.store.store import Store
 from courtyard.tls import server_context
 from courtyard.web.app import build_control_app
 from courtyard.web.context import WebContext
+from courtyard.web.culling import add_culling
 from courtyard.web.render import PageRenderer
 
 log = logging.getLogger("courtyard")
@@ -80,6 +82,7 @@ class Courtyard:
         self.store: Store | None = None
         self.authenticator: Authenticator | None = None
         self.servers: ServerManager | None = None
+        self.culler: Culler | None = None
         self.proxy: ProxyServer | None = None
         self.first_account: tuple[str, str] | None = None  # (name, password), shown once
         self._runner: web.AppRunner | None = None
@@ -131,7 +134,17 @@ class Courtyard:
             secure_cookies=self.tls is not None,
         )
         api = build_api(access, settings, store, servers, self.authenticator, gate, sessions)
-        await self._start_control_plane(build_control_app(context, api))
+        culler = self.culler = Culler(
+            settings.culler,
+            servers,
+            self.routes,
+            store,
+            admin_users=frozenset(settings.admin_users),
+            delete_accounts=settings.resolved_auth() == "local",
+        )
+        control = build_control_app(context, api)
+        add_culling(control, culler)
+        await self._start_control_plane(control)
         self.proxy = ProxyServer(
             self.routes,
             gate,
@@ -141,6 +154,7 @@ class Courtyard:
         binding = self.proxy.start(settings.ip, settings.port, ssl=self.tls)
         await bind_or_explain(binding, settings.port)
         servers.start_watching()
+        culler.start()
         access.services.start(self.url.rstrip("/") + "/hub/api")
         write_status(self.layout.root, self.url, self.port)
 
@@ -171,6 +185,8 @@ class Courtyard:
             await self.access.services.close()
         if self.proxy is not None:
             await self.proxy.close()
+        if self.culler is not None:
+            await self.culler.close()
         if self.servers is not None:
             await self.servers.close()
         if self._runner is not None:

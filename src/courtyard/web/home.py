@@ -10,6 +10,7 @@ from courtyard.auth.nexturl import safe_next
 from courtyard.auth.principal import Principal
 from courtyard.errors import ServerStateError
 from courtyard.web.context import LANG_COOKIE, LANGUAGES, ctx, error_page, principal, render
+from courtyard.web.culling import cull_notice
 
 
 def require_login(request: web.Request) -> Principal:
@@ -25,7 +26,12 @@ async def root(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
-    return render(request, "home.html", server=ctx(request).servers.view(who.name))
+    return render(
+        request,
+        "home.html",
+        server=ctx(request).servers.view(who.name),
+        cull_notice=cull_notice(request, who.name),
+    )
 
 
 async def spawn(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,194 @@
+"""The culler's loop: every ``check_interval`` seconds, observe each running server, ask the
+policy, warn or stop. Also what the pages ask: the status of one server and "keep it".
+
+Observations come from the route table (``Route.last_activity``: a person's activity, see
+proxy/activity.py), the store (start time, activity reported through the REST API) and, only
+when a server is about to be warned or culled for idleness, its kernels (one busy kernel is
+activity now, stamped on the route as "busy kernel").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from courtyard.config.settings import CullerSettings
+from courtyard.culler.kernels import busy_kernels
+from courtyard.culler.policy import (
+    Decision,
+    Observation,
+    account_expired,
+    check_interval,
+    decide,
+    time_until_cull,
+)
+from courtyard.hub.servers import ServerManager
+from courtyard.proxy.routes import Route, RouteTable
+from courtyard.store.store import Store
+
+log = logging.getLogger("courtyard.culler")
+BusyProbe = Callable[[Route], Awaitable[int]]
+Clock = Callable[[], float]
+
+
+def epoch(stamp: datetime | None) -> float | None:
+    if stamp is None:
+        return None
+    aware = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return aware.timestamp()
+
+
+class Culler:
+    """Stops idle servers; warns first. ``start()`` runs the loop, ``close()`` ends it."""
+
+    def __init__(
+        self,
+        settings: CullerSettings,
+        servers: ServerManager,
+        routes: RouteTable,
+        store: Store,
+        *,
+        admin_users: frozenset[str] = frozenset(),
+        delete_accounts: bool = False,
+        probe: BusyProbe = busy_kernels,
+        clock: Clock = time.time,
+    ) -> None:
+        self.settings = settings
+        self.servers = servers
+        self.routes = routes
+        self.store = store
+        self.admin_users = admin_users
+        self.delete_accounts = delete_accounts
+        self.probe = probe
+        self.clock = clock
+        self._warned: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- what pages ask ---------------------------------------------------------------
+
+    def observe(self, route: Route, now: float) -> Observation:
+        record = self.store.get_server(route.user)
+        stored = epoch(record.last_activity) if record else None
+        user = self.store.get_user(route.user)
+        return Observation(
+            user=route.user,
+            last_activity=max(route.last_activity, stored or 0.0),
+            started=epoch(record.started) if record else None,
+            admin=route.user in self.admin_users or bool(user and user.admin),
+            activity_kind=route.activity_kind,
+        )
+
+    def status(self, user: str) -> Decision | None:
+        """The decision for ``user``'s running server now (no kernel probe), or None."""
+        route = self.routes.get(user)
+        if route is None:
+            return None
+        now = self.clock()
+        return decide(self.observe(route, now), self.settings, now)
+
+    def seconds_left(self, user: str) -> float | None:
+        """Seconds until ``user``'s server would be culled; None: not running or never."""
+        route = self.routes.get(user)
+        if route is None:
+            return None
+        now = self.clock()
+        return time_until_cull(self.observe(route, now), self.settings, now)
+
+    def keep(self, user: str) -> bool:
+        """The user asked to keep their server: that is activity now."""
+        route = self.routes.get(user)
+        if route is None:
+            return False
+        route.touch(self.clock(), "keep my server")
+        self._warned.pop(user, None)
+        log.info("%s asked to keep their server", user)
+        return True
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.settings.enabled:
+            self._task = asyncio.create_task(self._run(), name="culler")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        interval = check_interval(self.settings)
+        log.info(
+            "culler: servers idle %d s are stopped (checked every %g s)",
+            self.settings.timeout,
+            interval,
+        )
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check()
+            except Exception:  # one bad pass must not end culling for good
+                log.exception("culler pass failed")
+
+    async def check(self) -> list[tuple[str, Decision]]:
+        """One pass over every running server; returns what was decided for each."""
+        decisions = []
+        for route in self.routes:
+            decision = await self._decide(route)
+            decisions.append((route.user, decision))
+            await self._act(route, decision)
+        if self.delete_accounts and self.settings.users > 0:
+            self._expire_accounts()
+        return decisions
+
+    async def _decide(self, route: Route) -> Decision:
+        now = self.clock()
+        observation = self.observe(route, now)
+        decision = decide(observation, self.settings, now)
+        if decision.action == "keep" or decision.reason != "idle":
+            return decision
+        if not self.settings.busy_kernels_are_active:
+            return decision
+        busy = await self.probe(route)
+        if not busy:
+            return decision
+        now = self.clock()
+        route.touch(now, "busy kernel")
+        return decide(replace(observation, busy=True, last_activity=now), self.settings, now)
+
+    async def _act(self, route: Route, decision: Decision) -> None:
+        user = route.user
+        if decision.action == "warn" and self._warned.get(user) != decision.cull_at:
+            self._warned[user] = decision.cull_at or 0.0
+            left = (decision.cull_at or 0.0) - self.clock()
+            log.info("%s's server will be culled in %d s (%s)", user, left, decision.reason)
+        if decision.action != "cull" or self.routes.get(user) is not route:
+            return
+        self._warned.pop(user, None)
+        log.warning(
+            "culling %s's server: %s; last activity %s ago (%s)",
+            user,
+            "max_age reached" if decision.reason == "max_age" else "idle",
+            f"{decision.idle_for:.0f} s",
+            route.activity_kind,
+        )
+        await self.servers.stop(user, reason=decision.reason)
+
+    def _expire_accounts(self) -> None:
+        now = self.clock()
+        for user in self.store.list_users():
+            expired = account_expired(
+                epoch(user.last_activity),
+                epoch(user.created) or now,
+                has_server=self.routes.get(user.name) is not None,
+                admin=user.admin or user.name in self.admin_users,
+                settings=self.settings,
+                now=now,
+            )
+            if expired and user.password_hash is not None:
+                log.warning("deleting local account %s: idle past culler.users", user.name)
+                self.store.delete_user(user.name)
