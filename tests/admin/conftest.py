@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,11 +29,29 @@ def random_name() -> str:
 
 
 def remove_account(name: str) -> None:
+    """``userdel -r`` a test account, first killing (by pid) what still runs as it - e.g. a
+    server that a failed test left behind (a stopped hub leaves user servers running)."""
     try:
-        pwd.getpwnam(name)
+        uid = pwd.getpwnam(name).pw_uid
     except KeyError:
         return
+    for pid in pids_of_uid(uid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while pids_of_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
     subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
+
+
+def pids_of_uid(uid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture(scope="module")
