@@ -104,6 +104,9 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     ):
         raise ApiError(400, f"expires_in must be a number of seconds, 1 to {MAX_EXPIRES_IN}")
     raw = requested_scopes(context, data)
+    if raw == ["inherit"] and (who.kind != "user" or who.name != name):
+        # made for someone else: at most what both the owner and the requester hold
+        raw = sorted(sc.intersect(context.permissions.of_user(name), who.scopes))
     check_within(context, name, who.scopes, raw)
     if who.name != name or who.kind != "user":
         note = note or f"Requested via api by {who.kind} {who.name}"

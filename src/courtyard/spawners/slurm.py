@@ -216,7 +216,7 @@ class SlurmSpawner:
         deadline = loop.time() + STOP_WAIT
         while loop.time() < deadline:
             info = await slurm_queue.job_info(job_id)
-            if info is None or info.state not in ("RUNNING", "COMPLETING"):
+            if info is None or info.state != "RUNNING":
                 break
             await asyncio.sleep(0.2)
         (self.server_dir / ENDPOINT_FILE).unlink(missing_ok=True)

@@ -42,6 +42,8 @@ class JobInfo:
 
     @property
     def end_reason(self) -> str:
+        if self.reason in ("TimeLimit", "Deadline"):  # also while still COMPLETING
+            return "timelimit"
         return END_REASONS.get(self.state, "exited")
 
 

@@ -11,6 +11,7 @@ from courtyard.auth.principal import Principal
 from courtyard.errors import ServerStateError
 from courtyard.web.context import LANG_COOKIE, LANGUAGES, ctx, error_page, principal, render
 from courtyard.web.culling import cull_notice
+from courtyard.web.spawnform import offered_profiles, profile_error
 
 
 def require_login(request: web.Request) -> Principal:
@@ -26,10 +27,13 @@ async def root(request: web.Request) -> web.StreamResponse:
 
 async def home(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
+    c = ctx(request)
+    choose = bool(offered_profiles(c.settings))
     return render(
         request,
         "home.html",
-        server=ctx(request).servers.view(who.name),
+        server=c.servers.view(who.name),
+        choose_profile=choose,
         cull_notice=cull_notice(request, who.name),
     )
 
@@ -39,8 +43,12 @@ async def spawn(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     servers = ctx(request).servers
     nxt = safe_next(str(form.get("next", "")), servers.url_for(who.name))
+    profile = str(form.get("profile", ""))
+    refused = profile_error(request, profile)
+    if refused is not None:
+        return error_page(request, 400, refused)
     try:
-        servers.request_start(who.name)
+        servers.request_start(who.name, profile)
     except ServerStateError as e:
         return error_page(request, 409, e.message)
     raise web.HTTPFound(f"/hub/spawn-pending?next={quote(nxt)}")

@@ -1,0 +1,86 @@
+"""A hub with spawner = "slurm" on the one-node cluster scripts/lib/slurm.sh starts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import UnixUser
+from tests.e2e.conftest import hub_config
+from tests.hubprocess import HubProcess
+
+SLURM_CONFIG = """
+[slurm]
+time = "0:30:00"
+cpus = 1
+poll_interval = 0.5
+start_timeout = 120
+
+[[slurm.profiles]]
+name = "small"
+description = "1 CPU, 30 minutes"
+
+[[slurm.profiles]]
+name = "long"
+description = "1 CPU, 2 hours"
+time = "2:00:00"
+"""
+
+
+def slurm_up() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    result = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return result.returncode == 0 and any(
+        state in result.stdout for state in ("idle", "mixed", "allocated")
+    )
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> None:
+    if not slurm_up():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Slurm is not running (scripts/test starts it via scripts/lib/slurm.sh)")
+        pytest.skip("Slurm is not running; scripts/test starts it (scripts/lib/slurm.sh)")
+
+
+@pytest.fixture(scope="module")
+def slurm_hub(
+    slurm_cluster: None, alice: UnixUser, bob: UnixUser
+) -> Iterator[HubProcess]:
+    root = Path(tempfile.mkdtemp(prefix="cys", dir="/tmp"))
+    root.chmod(0o755)
+    config = hub_config(alice.name, bob.name, spawner="slurm") + SLURM_CONFIG
+    process = HubProcess(root / "state", config)
+    process.start()
+    yield process
+    process.stop()
+    for user in (alice.name, bob.name):
+        subprocess.run(["scancel", "--user", user], check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def squeue(user: str) -> list[tuple[str, str, str]]:
+    """(job id, state, reason) of the user's jobs that slurmctld still knows."""
+    out = subprocess.run(
+        ["squeue", "-h", "--states=all", "-u", user, "-o", "%i|%T|%r"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [tuple(line.split("|")) for line in out.split()]  # type: ignore[misc]
+
+
+def wait_for(condition: object, timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()  # type: ignore[operator]
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")

@@ -1,0 +1,129 @@
+"""Servers as jobs on a real one-node Slurm: run code, re-attach, PENDING, cancel, time limit.
+
+The tests share one hub and run in order (alice's job is reused); about 1-2 minutes in all,
+most of it Slurm's time-limit check (every 30 s) in the last test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import time
+
+import aiohttp
+import pytest
+
+from tests.conftest import UnixUser
+from tests.hubclient import HubClient
+from tests.hubprocess import HubProcess
+from tests.slurm.conftest import squeue, wait_for
+
+pytestmark = [pytest.mark.root, pytest.mark.slurm]
+
+
+async def progress_messages(client: HubClient, user: str, until: str, timeout: float) -> list[str]:
+    """Progress messages of the current start, read until one matches ``until``."""
+    url = f"{client.base}/hub/api/users/{user}/server/progress"
+    seen: list[str] = []
+    async with client.http.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+        async for raw in r.content:
+            line = raw.decode().strip()
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:]).get("message", ""))
+                if re.search(until, seen[-1]):
+                    return seen
+    raise AssertionError(f"no progress message matched {until!r}: {seen}")
+
+
+def running_job(user: str) -> str:
+    jobs = [job for job, state, _ in squeue(user) if state == "RUNNING"]
+    assert len(jobs) == 1, squeue(user)
+    return jobs[0]
+
+
+async def test_alices_server_is_a_slurm_job_of_hers_and_runs_code(
+    slurm_hub: HubProcess, alice: UnixUser
+) -> None:
+    async with HubClient(slurm_hub.url) as client:
+        await client.login(alice.name, alice.password)
+        await client.wait_until_ready(alice.name, timeout=120)
+        job = running_job(alice.name)
+        kernel = await client.start_kernel(alice.name)
+        code = "import os; (os.environ['SLURM_JOB_ID'], os.getuid())"
+        assert await client.execute(alice.name, kernel, code) == f"('{job}', {alice.uid})"
+
+
+async def test_restarted_hub_reattaches_the_job(slurm_hub: HubProcess, alice: UnixUser) -> None:
+    async with HubClient(slurm_hub.url) as client:
+        await client.login(alice.name, alice.password, next_url="/hub/home")
+        job = running_job(alice.name)
+        kernel = await client.start_kernel(alice.name)
+        assert await client.execute(alice.name, kernel, "y = 6; y * 7") == "42"
+        slurm_hub.listen_port = slurm_hub.port
+        slurm_hub.stop()
+        slurm_hub.start()
+        slurm_hub.wait_for_output(f"re-attached .*{alice.name}")
+        client.base = slurm_hub.url
+        assert await client.execute(alice.name, kernel, "y * 7") == "42"
+        assert running_job(alice.name) == job
+
+
+async def test_unknown_profile_is_refused(slurm_hub: HubProcess, bob: UnixUser) -> None:
+    async with HubClient(slurm_hub.url) as client:
+        await client.login(bob.name, bob.password, next_url="/hub/home")
+        status, body, _ = await client.get("/hub/spawn")
+        assert status == 200
+        assert "1 CPU, 2 hours" in body
+        r = await client.post_form("/hub/spawn", {"profile": "huge"}, token_from="/hub/spawn")
+        assert r.status == 400
+        assert squeue(bob.name) == []
+
+
+async def test_full_node_shows_pending_and_stop_cancels_the_job(
+    slurm_hub: HubProcess, bob: UnixUser
+) -> None:
+    idle = subprocess.run(
+        ["sinfo", "-h", "-o", "%C"], capture_output=True, text=True, check=True
+    ).stdout.split("/")[1]
+    filler = subprocess.run(
+        ["sbatch", "--parsable", f"--cpus-per-task={idle}", "--output=/dev/null",
+         "--job-name=courtyard-filler", "--wrap=sleep 600"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    try:
+        async with HubClient(slurm_hub.url) as client:
+            await client.login(bob.name, bob.password, next_url="/hub/home")
+            r = await client.post_form("/hub/spawn", {"profile": "long"}, token_from="/hub/spawn")
+            assert r.status == 302
+            seen = await progress_messages(client, bob.name, r"PENDING \(Resources", timeout=30)
+            assert any("submitted" in message for message in seen)
+            (_job, state, reason) = squeue(bob.name)[0]
+            assert (state, reason) == ("PENDING", "Resources")
+            await client.post_form("/hub/stop", {})
+            wait_for(lambda: squeue(bob.name)[0][1] == "CANCELLED", 20, "bob's job cancelled")
+            _, body, _ = await client.get("/hub/home")
+            assert "Start my server" in body or "Not running" in body
+    finally:
+        subprocess.run(["scancel", filler], check=False)
+
+
+async def test_job_hitting_its_time_limit_stops_the_server_with_the_reason(
+    slurm_hub: HubProcess, alice: UnixUser
+) -> None:
+    job = running_job(alice.name)
+    # the shortest real limit: 0 minutes left, enforced at slurmctld's next check (<= 30 s)
+    subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=0"], check=True)
+    async with HubClient(slurm_hub.url) as client:
+        await client.login(alice.name, alice.password, next_url="/hub/home")
+        deadline = time.monotonic() + 75
+        body = ""
+        while time.monotonic() < deadline:
+            _, body, _ = await client.get("/hub/home")
+            if "time limit" in body:
+                break
+            await client.get(f"/user/{alice.name}/api/status")  # lets the proxy notice sooner
+            await asyncio.sleep(1)
+        assert "time limit" in body
+        assert ("TIMEOUT", "TimeLimit") in {(s, r) for j, s, r in squeue(alice.name) if j == job}
