@@ -12,7 +12,7 @@ from courtyard.api.context import API
 from courtyard.auth import csrf
 from courtyard.auth.tokens import token_from_header
 from courtyard.errors import CourtyardError
-from courtyard.web import account, admin_actions, events, fallback, home, login
+from courtyard.web import account, admin_actions, events, fallback, home, login, spawnform
 from courtyard.web.context import CONTEXT, WebContext, error_page, form_token_valid
 from courtyard.web.static import static_file
 from courtyard.web.tokens import create_token, revoke_token, show_tokens
@@ -73,6 +73,7 @@ def build_control_app(context: WebContext, api: web.Application | None = None) -
             web.post("/hub/login", login.login_submit),
             web.post("/hub/logout", login.logout),
             web.get("/hub/home", home.home),
+            web.get("/hub/spawn", spawnform.spawn_form),
             web.post("/hub/spawn", home.spawn),
             web.get("/hub/spawn-pending", home.spawn_pending),
             web.post("/hub/stop", home.stop),
