@@ -5,6 +5,7 @@ The targets are informational (issue 3): the bench reports, it never fails on sp
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from proxybench.workload import Results
@@ -152,6 +153,12 @@ def workers_table(results: Results) -> str:
     return table.render()
 
 
+def workers_caveat(count: int) -> str:
+    if count < (os.cpu_count() or 1):
+        return ""
+    return f"\nnote: {os.cpu_count()} CPUs - the workers share cores with wrk and the upstream"
+
+
 def _verdict(name: str, value: float | None, ok: bool | None, shown: str) -> list[str]:
     state = "n/a" if value is None or ok is None else ("PASS" if ok else "MISS")
     return [name, shown if value is not None else "-", state]
@@ -223,7 +230,8 @@ def render(results: Results, machine: list[str], pinning: str) -> str:
         parts += ["Proxy memory (VmRSS)", memory_table(results), ""]
     if results.workers:
         parts += [
-            f"Courtyard with {results.worker_count} workers (SO_REUSEPORT)",
+            f"Courtyard with {results.worker_count} workers (SO_REUSEPORT, worker i on CPU i)"
+            + workers_caveat(results.worker_count),
             workers_table(results),
             "",
         ]
