@@ -8,7 +8,9 @@ from courtyard.api.context import API, ApiError
 from courtyard.api.tokens import check_within, requested_scopes
 from courtyard.web.context import error_page, render
 from courtyard.web.home import require_login
+from courtyard.web.i18n import N_
 
+BAD_EXPIRY = N_("Choose an expiry from the list.")
 EXPIRY_CHOICES = ("", "3600", "86400", "604800", "2592000")
 
 
@@ -26,7 +28,7 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     expires = str(form.get("expires_in", ""))
     scopes = str(form.get("scopes", "")).split()
     if expires not in EXPIRY_CHOICES:
-        return error_page(request, 400, "Choose an expiry from the list.")
+        return error_page(request, 400, BAD_EXPIRY)
     try:
         raw = requested_scopes(context, {"scopes": scopes})
         held = context.permissions.of_user(who.name)
