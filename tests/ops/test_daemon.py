@@ -41,17 +41,20 @@ def zombie(pid: int) -> bool:
 
 def test_start_status_logs_restart_stop_cycle(state_dir: Path) -> None:
     url, pid = start(state_dir)
-    with urllib.request.urlopen(url + "hub/login", timeout=10) as r:
+    with urllib.request.urlopen(url + "hub/login", timeout=10) as r:  # noqa: S310
         assert r.status == 200
     status = courtyard("status", "--state-dir", str(state_dir))
     assert status.returncode == 0
-    assert f"pid {pid}" in status.stdout and url in status.stdout
+    assert f"pid {pid}" in status.stdout
+    assert url in status.stdout
     assert "Users with running servers: none" in status.stdout
     logs = courtyard("logs", "-n", "2", "--state-dir", str(state_dir))
-    assert logs.returncode == 0 and len(logs.stdout.splitlines()) == 2
+    assert logs.returncode == 0
+    assert len(logs.stdout.splitlines()) == 2
     assert "with password:" not in (state_dir / "logs" / "courtyard.log").read_text()
     again = courtyard("start", "--state-dir", str(state_dir), "--port", "0")
-    assert again.returncode != 0 and f"already runs (pid {pid})" in again.stderr
+    assert again.returncode != 0
+    assert f"already runs (pid {pid})" in again.stderr
 
     restarted = courtyard("restart", "--state-dir", str(state_dir), "--port", "0")
     assert restarted.returncode == 0, restarted.stderr
@@ -60,7 +63,8 @@ def test_start_status_logs_restart_stop_cycle(state_dir: Path) -> None:
     wait_gone(pid)
 
     stopped = courtyard("stop", "--state-dir", str(state_dir))
-    assert stopped.returncode == 0 and f"pid {new_pid}" in stopped.stdout
+    assert stopped.returncode == 0
+    assert f"pid {new_pid}" in stopped.stdout
     wait_gone(new_pid)
     assert courtyard("status", "--state-dir", str(state_dir)).returncode == 3
     assert not (state_dir / "courtyard.pid").exists()
@@ -73,7 +77,8 @@ def test_a_killed_hub_is_noticed_and_its_files_cleaned(state_dir: Path) -> None:
     wait_gone(pid)
     assert (state_dir / "courtyard.pid").exists()  # a crash leaves it behind
     status = courtyard("status", "--state-dir", str(state_dir))
-    assert status.returncode == 3 and "not running" in status.stdout
+    assert status.returncode == 3
+    assert "not running" in status.stdout
     assert not (state_dir / "courtyard.pid").exists()
     assert not (state_dir / "run" / "status.json").exists()
     _, second = start(state_dir)  # and nothing stands in the way of a new start
@@ -88,7 +93,8 @@ def test_a_pidfile_whose_pid_now_belongs_to_another_process_fools_nobody(
         state_dir.mkdir(parents=True)
         (state_dir / "courtyard.pid").write_text(f"{stranger.pid} 12345\n")  # other start time
         status = courtyard("status", "--state-dir", str(state_dir))
-        assert status.returncode == 3 and "not running" in status.stdout
+        assert status.returncode == 3
+        assert "not running" in status.stdout
         assert not (state_dir / "courtyard.pid").exists()
         (state_dir / "courtyard.pid").write_text(f"{stranger.pid} 12345\n")
         stop = courtyard("stop", "--state-dir", str(state_dir))

@@ -41,14 +41,16 @@ async def test_https_hub_with_a_generated_certificate(state_dir: Path) -> None:
             page = await r.text()
             login_cookie = r.headers["Set-Cookie"]
         assert login_cookie.startswith("__Host-courtyard-login=")
-        assert "Secure" in login_cookie and "Path=/;" in login_cookie + ";"
+        assert "Secure" in login_cookie
+        assert "Path=/;" in login_cookie + ";"
         token = XSRF.search(page).group(1)  # type: ignore[union-attr]
         form = {"username": name, "password": password, "_xsrf": token, "next": "/hub/home"}
         async with session.post(url + "hub/login", data=form, allow_redirects=False) as r:
             assert r.status == 302, await r.text()
             session_cookie = r.headers["Set-Cookie"]
         assert session_cookie.startswith("__Host-courtyard-session=")
-        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+        assert "Secure" in session_cookie
+        assert "HttpOnly" in session_cookie
         async with session.get(url + "hub/home", allow_redirects=False) as r:
             assert r.status == 200
 

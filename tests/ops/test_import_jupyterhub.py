@@ -13,7 +13,7 @@ from courtyard.config.tomlwrite import parse_toml
 from tests.ops.conftest import courtyard
 
 SEED = Path(__file__).parents[3] / "shared" / "seeds" / "jupyterhub-multi-user-setup.md"
-SEED_CONFIG = '''import sys
+SEED_CONFIG = """import sys
 
 c.Authenticator.admin_users = {'root'}
 c.JupyterHub.admin_access = True
@@ -36,7 +36,7 @@ c.JupyterHub.load_roles = [
         "scopes": ["list:users", "read:users:activity", "admin:servers"],
     }
 ]
-'''
+"""
 
 
 def seed_config() -> str:
@@ -54,14 +54,20 @@ def test_the_seed_config_converts_completely(tmp_path: Path) -> None:
     done = courtyard("import-jupyterhub-config", str(source), "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "every setting was converted" in done.stderr
-    assert "--allow-root" in done.stderr and "unnecessary" in done.stderr
+    assert "--allow-root" in done.stderr
+    assert "unnecessary" in done.stderr
     settings = build_settings(flatten(parse_toml(out.read_text())))
     assert settings.admin_users == ["root"]
-    assert settings.admin_access and settings.create_system_users
-    assert settings.notebook_dir == "~" and settings.default_url == "/lab"
-    assert settings.args == [] and settings.resolved_auth() == "system"
-    assert settings.culler.enabled and settings.culler.timeout == 3600
-    assert settings.services == [] and settings.load_roles == []
+    assert settings.admin_access
+    assert settings.create_system_users
+    assert settings.notebook_dir == "~"
+    assert settings.default_url == "/lab"
+    assert settings.args == []
+    assert settings.resolved_auth() == "system"
+    assert settings.culler.enabled
+    assert settings.culler.timeout == 3600
+    assert settings.services == []
+    assert settings.load_roles == []
     assert courtyard("config", "check", "--config", str(out)).returncode == 0
 
 
@@ -95,7 +101,8 @@ def test_unknown_settings_and_jupyterhub_imports_are_listed_not_fatal(tmp_path: 
     )
     conversion = convert(record_config(source))
     assert conversion.values["auth"] == "system"
-    assert conversion.values["port"] == 8010 and conversion.values["ip"] == "127.0.0.1"
+    assert conversion.values["port"] == 8010
+    assert conversion.values["ip"] == "127.0.0.1"
     assert conversion.values["environment"] == {"LANG": "zh_CN.UTF-8"}
     assert any("DockerSpawner" in u for u in conversion.unmapped)
     assert any("mem_limit" in u for u in conversion.unmapped)
