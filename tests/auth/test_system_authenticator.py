@@ -8,11 +8,13 @@ import pwd
 from pathlib import Path
 
 import pytest
+from tests.conftest import UnixUser
 
 from courtyard.auth.authenticators import SystemAuthenticator
 from courtyard.auth.pam import pam_authenticate
 from courtyard.auth.unixaccounts import has_usable_password
 from courtyard.config.settings import Settings
+from courtyard.store import Store
 
 
 def system(**settings: object) -> SystemAuthenticator:
@@ -115,3 +117,12 @@ def test_policy_lines_say_who_can_log_in() -> None:
     assert "uid 1000-60000" in system().describe_policy()
     assert "'login'" in system().describe_policy()
     assert "only" in system(allowed_users=["ada"]).describe_policy()
+
+
+def test_with_an_allow_list_users_an_admin_added_may_log_in(alice: UnixUser) -> None:
+    store = Store.open("sqlite://")
+    settings = Settings(auth="system", allowed_users=["somebody-else"])
+    auth = SystemAuthenticator(settings, store)
+    assert not auth.is_allowed(alice.name)
+    store.add_user(alice.name)
+    assert auth.is_allowed(alice.name)

@@ -75,14 +75,17 @@ class SystemAuthenticator:
     """Unix accounts via PAM (service ``pam_service``).
 
     Admins may always log in. With ``allowed_users`` or ``allowed_groups`` set, only those
-    may; otherwise any account whose uid is within ``min_uid``..``max_uid`` and whose
-    password is usable (checked in /etc/shadow when readable; PAM decides otherwise).
+    may, plus the users an admin added to the hub (they are in the store: adding someone in
+    the admin page is how an admin lets them in, as in JupyterHub); otherwise any account
+    whose uid is within ``min_uid``..``max_uid`` and whose password is usable (checked in
+    /etc/shadow when readable; PAM decides otherwise).
     """
 
     kind = "system"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
+        self.store = store
         self.admins = lowered(settings.admin_users)
         self.allowed = lowered(settings.allowed_users)
         self.groups = tuple(settings.allowed_groups)
@@ -103,7 +106,11 @@ class SystemAuthenticator:
         if name in self.admins:
             return True
         if self.allowed or self.groups:
-            return name in self.allowed or unixaccounts.in_any_group(name, self.groups)
+            return (
+                name in self.allowed
+                or unixaccounts.in_any_group(name, self.groups)
+                or (self.store is not None and self.store.get_user(name) is not None)
+            )
         uid = unixaccounts.uid_of(name)
         if uid is None or not self.settings.min_uid <= uid <= self.settings.max_uid:
             return False
@@ -112,7 +119,7 @@ class SystemAuthenticator:
     def describe_policy(self) -> str:
         service = f"system accounts (PAM service {self.settings.pam_service!r})"
         if self.allowed or self.groups:
-            return f"{service}: only {allow_list_text(self.settings)}"
+            return f"{service}: only {allow_list_text(self.settings)} and users added by admins"
         uids = f"uid {self.settings.min_uid}-{self.settings.max_uid} with a password"
         admins = f", plus admins {sorted(self.admins)}" if self.admins else ""
         return f"{service}: any account with {uids}{admins}"
@@ -215,5 +222,5 @@ def make_authenticator(
 ) -> SystemAuthenticator | LocalAuthenticator:
     """The authenticator the setting ``auth`` asks for."""
     if settings.resolved_auth() == "system":
-        return SystemAuthenticator(settings)
+        return SystemAuthenticator(settings, store)
     return LocalAuthenticator(settings, store)
