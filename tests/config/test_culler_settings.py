@@ -20,12 +20,14 @@ def test_culler_defaults_match_the_seed() -> None:
     culler = load_settings(environ={}).settings.culler
     assert (culler.enabled, culler.timeout, culler.warn_before) == (True, 3600, 600)
     assert (culler.max_age, culler.users, culler.every) == (0, 0, 0)
-    assert culler.busy_kernels_are_active and not culler.cull_admin_servers
+    assert culler.busy_kernels_are_active
+    assert not culler.cull_admin_servers
 
 
 def test_culler_section_is_a_section_with_dotted_keys() -> None:
     assert "culler" in section_names()
-    assert "culler.timeout" in all_keys() and "culler" not in all_keys()
+    assert "culler.timeout" in all_keys()
+    assert "culler" not in all_keys()
     assert flatten({"culler": {"timeout": 5}, "port": 1}) == {"culler.timeout": 5, "port": 1}
 
 
