@@ -125,3 +125,10 @@ def test_pam_unix_module_is_installed() -> None:
     )
     if not found:
         missing("pam_unix.so not found (Debian package libpam-modules)")
+
+
+@pytest.mark.parametrize("script", ["scripts/run", "scripts/test", ".ci/run"])
+def test_entry_script_is_executable(script: str) -> None:
+    # README opens with `scripts/run` and `scripts/test`: a commit that drops the exec bit
+    # breaks both for every newcomer.
+    assert os.access(REPO / script, os.X_OK), f"{script} lost its exec bit: git add --chmod=+x"
