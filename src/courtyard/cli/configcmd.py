@@ -34,7 +34,7 @@ def register(commands: Any) -> None:
     add_settings_options(check)
     check.set_defaults(run=run_check)
     show = sub.add_parser("show", help="print every effective setting and where it came from")
-    add_settings_options(show)
+    add_settings_options(show, network=True)
     show.set_defaults(run=run_show)
     put = sub.add_parser("set", help="set KEY to VALUE in the TOML file (validated first)")
     put.add_argument("key", help="setting key, e.g. port or culler.timeout")
