@@ -247,7 +247,10 @@ class ServerManager:
                 handle.spawner = spawner
                 handle.state = "running"
                 endpoint = Endpoint.from_dict(record.endpoint)
-                self.routes.add(Route(record.user, endpoint, record.secret))
+                route = Route(record.user, endpoint, record.secret)
+                if record.last_activity is not None:  # a restart must not reset the idle clock
+                    route.last_activity = record.last_activity.timestamp()
+                self.routes.add(route)
                 log.info("re-attached %s's server at %s", record.user, endpoint.describe())
                 return True
             handle.spawner = spawner
