@@ -209,16 +209,3 @@ async def serve_until_signalled(hub: Courtyard, on_ready: Callable[[Courtyard], 
         log.info("stopping the hub; user servers keep running")
         await hub.close()
 
-
-async def stop_recorded_servers(settings: Settings) -> list[str]:
-    """Stop every user server the store says is running (the hub itself must be stopped)."""
-    hub = Courtyard(settings)
-    store = Store.open(settings.resolved_database_url())
-    try:
-        manager = ServerManager(store, hub.routes, hub.make_spawner)
-        running = await manager.reattach_all()
-        for user in running:
-            await manager.stop(user, reason="admin")
-        return running
-    finally:
-        store.close()

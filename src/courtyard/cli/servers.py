@@ -6,8 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
-from courtyard.app import stop_recorded_servers
 from courtyard.cli.common import add_settings_options, load_from_args
+from courtyard.daemon.servers import stop_all_servers
 
 
 def register(commands: Any) -> None:
@@ -19,6 +19,6 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    stopped = asyncio.run(stop_recorded_servers(load_from_args(args).settings))
+    stopped = asyncio.run(stop_all_servers(load_from_args(args).settings))
     print(f"stopped {len(stopped)} server(s){': ' + ', '.join(stopped) if stopped else ''}")
     return 0
