@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-READY = re.compile(r"Courtyard \S+ is ready at (http://\S+)")
+READY = re.compile(r"Courtyard \S+ is ready at (https?://\S+)")
 
 
 @dataclass
