@@ -70,6 +70,7 @@ def configure_logging(level: str) -> None:
         datefmt="%Y-%m-%d %H:%M:%S",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise
 
 
 def print_banner(hub: Courtyard, *, secrets: bool = True) -> None:

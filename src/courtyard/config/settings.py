@@ -92,16 +92,31 @@ class SlurmSettings:
     partition: str = setting("", "Partition (sbatch --partition). Empty: the cluster's default.")
     time: str = setting("8:00:00", "Time limit of a server's job (sbatch --time).")
     cpus: int = setting(1, "CPUs of a server's job (sbatch --cpus-per-task).", min=1)
-    memory: str = setting("", "Memory of a server's job, e.g. '4G' (sbatch --mem). Empty: the default.")
+    memory: str = setting(
+        "", "Memory of a server's job, e.g. '4G' (sbatch --mem). Empty: the default."
+    )
     gres: str = setting("", "Generic resources, e.g. 'gpu:1' (sbatch --gres). Empty: none.")
     account: str = setting("", "Account to charge (sbatch --account). Empty: the user's default.")
     qos: str = setting("", "Quality of service (sbatch --qos). Empty: the default.")
-    extra_directives: list[str] = setting([], "More sbatch options, one per item, e.g. '--constraint=avx2'.")
-    job_template: str = setting("", "Job script template (Python string.Template). Empty: the built-in one.")
-    bind_ip: str = setting("127.0.0.1", "Address a server binds to on its node; the hub must reach it there.")
-    start_timeout: float = setting(600.0, "Seconds a job may queue and start before the start fails.", min=1)
-    poll_interval: float = setting(2.0, "Seconds between squeue checks while a job starts.", min=0.1)
-    profiles: list[SlurmProfile] = setting([], "Resource profiles users pick on the spawn form, as [[slurm.profiles]] tables (see docs/slurm.md). Empty: no form, the values above.")
+    extra_directives: list[str] = setting(
+        [], "More sbatch options, one per item, e.g. '--constraint=avx2'."
+    )
+    job_template: str = setting(
+        "", "Job script template (Python string.Template). Empty: the built-in one."
+    )
+    bind_ip: str = setting(
+        "127.0.0.1", "Address a server binds to on its node; the hub must reach it there."
+    )
+    start_timeout: float = setting(
+        600.0, "Seconds a job may queue and start before the start fails.", min=1
+    )
+    poll_interval: float = setting(
+        2.0, "Seconds between squeue checks while a job starts.", min=0.1
+    )
+    profiles: list[SlurmProfile] = setting(
+        [],
+        "Resource profiles users pick on the spawn form, as [[slurm.profiles]] tables (see docs/slurm.md). Empty: no form, the values above.",
+    )
 
 
 @dataclass(frozen=True)
@@ -111,7 +126,10 @@ class Settings:
     port: int = setting(
         8000, "TCP port of the hub (0 picks a free one and prints it).", min=0, max=65535
     )
-    ssl_cert: str = setting("", "PEM certificate (chain) for HTTPS on the hub's port. Empty: plain HTTP (or 'courtyard up --https' makes a self-signed one).")
+    ssl_cert: str = setting(
+        "",
+        "PEM certificate (chain) for HTTPS on the hub's port. Empty: plain HTTP (or 'courtyard up --https' makes a self-signed one).",
+    )
     ssl_key: str = setting("", "PEM private key for ssl_cert.")
     # storage
     state_dir: str = setting(
@@ -186,7 +204,8 @@ class Settings:
     )
     # REST API and services
     services: list[ServiceConfig] = setting(
-        [], "Services ([[services]]: name, command, environment, url, api_token); with a command the hub runs and restarts it."
+        [],
+        "Services ([[services]]: name, command, environment, url, api_token); with a command the hub runs and restarts it.",
     )
     load_roles: list[RoleConfig] = setting(
         [], "Roles ([[load_roles]]: name, scopes, users, groups, services) granting API scopes."
@@ -195,9 +214,7 @@ class Settings:
     culler: CullerSettings = field(
         default_factory=CullerSettings, metadata={"help": "Idle culler."}
     )
-    slurm: SlurmSettings = field(
-        default_factory=SlurmSettings, metadata={"help": "Slurm spawner."}
-    )
+    slurm: SlurmSettings = field(default_factory=SlurmSettings, metadata={"help": "Slurm spawner."})
 
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir or default_state_dir()).expanduser()

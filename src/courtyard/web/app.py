@@ -86,9 +86,9 @@ def build_control_app(context: WebContext, api: web.Application | None = None) -
     )
     admin_actions.add_routes(app)
     account.add_routes(app)
-    return app
     if api is None:
         app.router.add_get("/hub/api/users/{name}/server/progress", events.server_progress)
+    return app
 
 
 def mount_api(app: web.Application, api: web.Application) -> None:
