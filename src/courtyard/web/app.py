@@ -12,7 +12,7 @@ from courtyard.api.context import API
 from courtyard.auth import csrf
 from courtyard.auth.tokens import token_from_header
 from courtyard.errors import CourtyardError
-from courtyard.web import account, admin_actions, events, fallback, home, login, spawnform
+from courtyard.web import account, admin_actions, fallback, home, login, spawnform
 from courtyard.web.context import CONTEXT, WebContext, error_page, form_token_valid
 from courtyard.web.static import static_file
 from courtyard.web.tokens import create_token, revoke_token, show_tokens
@@ -58,12 +58,11 @@ async def health(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
 
-def build_control_app(context: WebContext, api: web.Application | None = None) -> web.Application:
-    """The control plane; with ``api`` (api/app.py), the REST API under /hub/api too."""
+def build_control_app(context: WebContext, api: web.Application) -> web.Application:
+    """The control plane, with the REST API (api/app.py) under /hub/api."""
     app = web.Application(middlewares=[errors, check_csrf], client_max_size=MAX_FORM_BYTES)
     app[CONTEXT] = context
-    if api is not None:
-        mount_api(app, api)
+    mount_api(app, api)
     app.add_routes(
         [
             web.get("/", home.root),
@@ -86,8 +85,6 @@ def build_control_app(context: WebContext, api: web.Application | None = None) -
     )
     admin_actions.add_routes(app)
     account.add_routes(app)
-    if api is None:
-        app.router.add_get("/hub/api/users/{name}/server/progress", events.server_progress)
     return app
 
 
