@@ -215,3 +215,43 @@ async def test_a_server_that_never_answers_times_out_and_is_killed(
     with pytest.raises(SpawnTimeoutError):
         await spawner.start(hub.events.append)
     assert await spawner.poll() is not None
+
+
+RESEARCHER_SCRIPT = """
+import asyncio, os, sys
+from pathlib import Path
+from courtyard.config.settings import Settings
+from courtyard.spawners.local import LocalSpawner
+from courtyard.spawners.probe import probe_status
+
+async def main() -> None:
+    root = Path(sys.argv[1])
+    settings = Settings(python=sys.executable, state_dir=str(root), start_timeout=60)
+    spawner = LocalSpawner("researcher", settings, root / "run", root / "logs")
+    started = await spawner.start(lambda event: None)
+    status = await probe_status(
+        started.endpoint.unix_path, "/user/researcher/api/status",
+        {"X-Courtyard-Secret": started.secret},
+    )
+    uid = os.stat(f"/proc/{spawner.pid}").st_uid
+    await spawner.stop()
+    print(status, uid == os.getuid(), await spawner.poll())
+
+asyncio.run(main())
+"""
+
+
+def test_without_root_the_server_runs_as_the_hubs_own_account(hub: Hub, bob: UnixUser) -> None:
+    own = hub.root / "bob"
+    own.mkdir()
+    os.chown(own, bob.uid, -1)
+    done = subprocess.run(
+        [hub.settings.python, "-c", RESEARCHER_SCRIPT, str(own)],
+        user=bob.name,
+        cwd=str(own),
+        env={"PATH": "/usr/bin:/bin", "HOME": bob.home},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["200", "True", "-1"], done.stderr[-2000:]

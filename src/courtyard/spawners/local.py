@@ -222,6 +222,7 @@ class LocalSpawner:
                 procinfo.signal_group(pid, signal.SIGKILL)
             await self._wait_gone(KILL_WAIT)
         procinfo.kill_stragglers(stragglers)
+        await self._wait_stragglers_gone(stragglers)
         self._forget()
 
     async def _wait_gone(self, timeout: float) -> bool:
@@ -232,6 +233,14 @@ class LocalSpawner:
                 return False
             await asyncio.sleep(0.05)
         return True
+
+    async def _wait_stragglers_gone(self, stragglers: list[procinfo.ProcStat]) -> None:
+        """SIGKILL is delivered asynchronously: return once the killed processes are gone."""
+        deadline = time.monotonic() + KILL_WAIT
+        while any(procinfo.is_running(s.pid, s.start_time) for s in stragglers):
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(0.02)
 
     def _forget(self) -> None:
         if self._process is not None:
