@@ -17,7 +17,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from courtyard.config.settings import Settings
 from courtyard.errors import ServerStateError, SpawnError, SpawnTimeoutError
@@ -28,7 +28,7 @@ from courtyard.singleuser.contract import (
     base_url_for,
 )
 from courtyard.spawners import launch, procinfo
-from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Started
+from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Spawner, Started
 from courtyard.spawners.probe import probe_status
 from courtyard.spawners.unixuser import (
     TargetUser,
@@ -249,3 +249,9 @@ class LocalSpawner:
         self._process = None
         self._pid = None
         self._start_time = None
+
+
+if TYPE_CHECKING:  # mypy checks LocalSpawner against the Spawner contract here
+
+    def _as_spawner(spawner: LocalSpawner) -> Spawner:
+        return spawner
