@@ -20,7 +20,11 @@ import httptools
 from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.deadline import Deadline
 from courtyard.proxy.exchange import Exchange
-from courtyard.proxy.heads import FramingError, scan_request
+from courtyard.proxy.heads import (
+    DROPPED_REQUEST_PREFIXES,
+    WATCHED_REQUEST,
+    note_request_header,
+)
 from courtyard.proxy.upstream import UpstreamConnection
 
 _HTTP, _REJECTED, _UPGRADING, _PIPE, _CLOSED = range(5)
@@ -142,29 +146,31 @@ class ClientConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.parsing is not None
-        self.parsing.headers.append((name, value))
+        facts = self.parsing.facts
+        facts.size += len(name) + len(value) + 4
+        low = name.lower()
+        if low in WATCHED_REQUEST:
+            note_request_header(facts, low, name, value)  # FramingError: a 400
+        elif not low.startswith(DROPPED_REQUEST_PREFIXES):
+            facts.lines.append(b"%b: %b\r\n" % (name, value))
 
     def on_headers_complete(self) -> None:
         exchange = self.parsing
         assert exchange is not None
         parser = self.parser
-        size = len(exchange.url) + sum(len(n) + len(v) + 4 for n, v in exchange.headers)
-        if size > self.ctx.limits.max_head_bytes:
+        if len(exchange.url) + exchange.facts.size > self.ctx.limits.max_head_bytes:
             raise _Reject(431)
-        try:
-            exchange.facts = scan_request(exchange.headers)
-        except FramingError as error:
-            raise _Reject(400) from error
         exchange.method = parser.get_method()
         exchange.http11 = parser.get_http_version() == "1.1"
         exchange.keep_alive = parser.should_keep_alive()
-        if not parser.should_upgrade():
+        if exchange.facts.upgrade is not None and not parser.should_upgrade():
             exchange.facts.upgrade = None
         self.in_head = False
         self.head_bytes = 0
         self.deadline.disarm()
-        self.queue.append(exchange)
-        if len(self.queue) == 1:
+        queue = self.queue
+        queue.append(exchange)
+        if len(queue) == 1:
             exchange.start()
 
     def on_body(self, body: bytes) -> None:

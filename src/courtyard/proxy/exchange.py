@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING
 from courtyard.auth.principal import Principal
 from courtyard.proxy.activity import FrameScanner, request_activity, scanner_for
 from courtyard.proxy.heads import (
-    Headers,
     RequestFacts,
+    ResponseFacts,
     build_request_head,
     build_response_head,
-    scan_response,
 )
 from courtyard.proxy.pages import error_response, wants_json
 from courtyard.proxy.paths import is_safe_path, split_target, user_from_path
@@ -48,7 +47,6 @@ class Exchange:
         "endpoint",
         "facts",
         "head_sent",
-        "headers",
         "http11",
         "interim",
         "keep_alive",
@@ -59,8 +57,6 @@ class Exchange:
         "replay",
         "replay_size",
         "request_done",
-        "response_headers",
-        "response_reason",
         "retried",
         "route",
         "scanner",
@@ -73,7 +69,6 @@ class Exchange:
         self.ctx = client.ctx
         self.method = b"GET"
         self.url = b""
-        self.headers: Headers = []
         self.facts = RequestFacts()
         self.http11 = True
         self.keep_alive = False
@@ -89,8 +84,6 @@ class Exchange:
         self.route: Route | None = None
         self.scanner: FrameScanner | None = None
         self.retried = False
-        self.response_reason = b""
-        self.response_headers: Headers = []
         self.head_sent = False
         self.interim = False
         self.chunk_out = False
@@ -159,7 +152,7 @@ class Exchange:
             return None
 
     def _send_head(self, endpoint: Endpoint, injected: list[bytes]) -> None:
-        head = build_request_head(self.method, self.url, self.headers, self.facts, injected)
+        head = build_request_head(self.method, self.url, self.facts, injected)
         self.endpoint = endpoint
         self.pending.insert(0, head)
         if self.method in IDEMPOTENT:
@@ -242,34 +235,37 @@ class Exchange:
             self.upstream.deadline.arm(self.ctx.limits.upstream_response_timeout)
 
     # -- response side, driven by the upstream connection
-    def response_head(self, conn: UpstreamConnection, status: int) -> None:
+    def response_head(self, facts: ResponseFacts, status: int) -> None:
         if 100 <= status < 200 and status != 101:
             self.interim = True
             if self.http11:
-                self.client.write(b"HTTP/1.1 %d %s\r\n\r\n" % (status, self.response_reason))
+                self.client.write(b"HTTP/1.1 %d %b\r\n\r\n" % (status, facts.reason))
             return
         self.replay = None
-        facts = scan_response(self.response_headers)
-        framing = b""
         if status == 101:
             self.interim = True  # its message-complete event is not the end: the pipe follows
             upgrade = facts.upgrade or self.facts.upgrade or b"websocket"
             framing = b"Connection: Upgrade\r\nUpgrade: " + upgrade + b"\r\n"
+        elif (
+            facts.content_length is not None
+            and not facts.chunked
+            and self.keep_alive
+            and self.facts.upgrade is None
+            and not self.ctx.closing
+        ):
+            framing = b"" if self.http11 else b"Connection: keep-alive\r\n"  # the common case
         else:
-            framing = self._framing(status, facts.content_length and not facts.chunked)
-        head = build_response_head(
-            status, self.response_reason, self.response_headers, facts, framing
-        )
-        self.client.write(head)
+            framing = self._framing(status, facts)
+        self.client.write(build_response_head(status, facts, framing))
         self.head_sent = True
 
-    def _framing(self, status: int, has_length: bool) -> bytes:
+    def _framing(self, status: int, facts: ResponseFacts) -> bytes:
         framing = b""
         if self.facts.upgrade is not None:
             self.close_after = True  # the client parser stopped at the upgrade request
         bodiless = self.method == b"HEAD" or status in (204, 304)
-        if not bodiless and not has_length:
-            self.close_delimited = not self.response_headers_chunked()
+        if not bodiless and (facts.content_length is None or facts.chunked):
+            self.close_delimited = not facts.chunked
             if self.http11:
                 self.chunk_out = True
                 framing = b"Transfer-Encoding: chunked\r\n"
@@ -282,9 +278,6 @@ class Exchange:
             return framing + b"Connection: keep-alive\r\n"
         return framing
 
-    def response_headers_chunked(self) -> bool:
-        return any(n.lower() == b"transfer-encoding" for n, _ in self.response_headers)
-
     def response_body(self, body: bytes) -> None:
         if self.chunk_out:
             self.client.writelines((b"%x\r\n" % len(body), body, b"\r\n"))
@@ -294,8 +287,6 @@ class Exchange:
     def response_complete(self, conn: UpstreamConnection, reusable: bool) -> None:
         if self.interim:
             self.interim = False
-            self.response_reason = b""
-            self.response_headers = []
             return
         if self.done:
             return

@@ -1,15 +1,17 @@
-"""Reading and rewriting message heads: framing checks, hop-by-hop and forged headers.
+"""Reading and rewriting message heads in one pass: framing checks, hop-by-hop and forged headers.
 
 Header names arrive as the client sent them; every comparison is on the lower-cased name.
 The client may not set anything the upstream trusts: ``X-Courtyard-*``, ``X-Real-IP``,
 ``X-Forwarded-*`` and ``Forwarded`` are removed and the proxy's own values are added.
+
+Each header is looked at once, as the parser reports it: the parser callbacks put the lines
+that pass straight into ``lines`` (already encoded as ``Name: value\\r\\n``) and hand the few
+names that matter (``WATCHED_REQUEST`` / ``WATCHED_RESPONSE``) to ``note_request_header`` /
+``note_response_header``. Only a ``Connection`` header naming further hop-by-hop headers
+(rare) makes ``build_*_head`` filter the kept lines a second time.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-
-Headers = list[tuple[bytes, bytes]]
 
 HOP_BY_HOP = frozenset(
     {
@@ -25,25 +27,46 @@ HOP_BY_HOP = frozenset(
 FORGEABLE = frozenset(
     {b"x-real-ip", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
 )
+REQUEST_FACTS = frozenset({b"cookie", b"authorization", b"host", b"accept"})
+WATCHED_REQUEST = HOP_BY_HOP | FORGEABLE | REQUEST_FACTS
+WATCHED_RESPONSE = HOP_BY_HOP
+DROPPED_REQUEST_PREFIXES = (b"x-courtyard-", b"proxy-")
+DROPPED_RESPONSE_PREFIX = b"proxy-"
 _NEUTRAL_TOKENS = frozenset({b"close", b"keep-alive", b"upgrade"})
+_EMPTY: frozenset[bytes] = frozenset()
 
 
 class FramingError(ValueError):
     """The message framing is ambiguous or malformed; the connection must be closed."""
 
 
-@dataclass
 class RequestFacts:
-    """What the proxy needs to know from a request head, gathered in one pass."""
+    """What the proxy needs to know from a request head, and the header lines it forwards."""
 
-    cookie: bytes | None = None
-    authorization: bytes | None = None
-    host: bytes | None = None
-    accept: bytes | None = None
-    upgrade: bytes | None = None
-    content_length: int | None = None
-    chunked: bool = False
-    extra_hop: frozenset[bytes] = frozenset()
+    __slots__ = (
+        "accept",
+        "authorization",
+        "chunked",
+        "content_length",
+        "cookie",
+        "extra_hop",
+        "host",
+        "lines",
+        "size",
+        "upgrade",
+    )
+
+    def __init__(self) -> None:
+        self.cookie: bytes | None = None
+        self.authorization: bytes | None = None
+        self.host: bytes | None = None
+        self.accept: bytes | None = None
+        self.upgrade: bytes | None = None
+        self.content_length: int | None = None
+        self.chunked = False
+        self.extra_hop = _EMPTY
+        self.lines: list[bytes] = []
+        self.size = 0  # of the whole head as received (names + values + separators)
 
 
 def _connection_tokens(value: bytes) -> frozenset[bytes]:
@@ -51,20 +74,22 @@ def _connection_tokens(value: bytes) -> frozenset[bytes]:
     return tokens - _NEUTRAL_TOKENS
 
 
-def scan_request(headers: Headers) -> RequestFacts:
-    facts = RequestFacts()
-    te_seen = False
-    for name, value in headers:
-        low = name.lower()
-        if low == b"content-length":
-            if facts.content_length is not None or not value.isdigit():
-                raise FramingError("duplicate or malformed Content-Length")
-            facts.content_length = int(value)
-        elif low == b"transfer-encoding":
-            if te_seen or value.strip().lower() != b"chunked":
-                raise FramingError("only a single 'Transfer-Encoding: chunked' is accepted")
-            te_seen = facts.chunked = True
-        elif low == b"cookie":
+def note_request_header(facts: RequestFacts, low: bytes, name: bytes, value: bytes) -> None:
+    """One header whose lower-cased name is in ``WATCHED_REQUEST``; raises FramingError."""
+    if low == b"content-length":
+        if facts.content_length is not None or not value.isdigit():
+            raise FramingError("duplicate or malformed Content-Length")
+        facts.content_length = int(value)
+    elif low == b"transfer-encoding":
+        if facts.chunked or value.strip().lower() != b"chunked":
+            raise FramingError("only a single 'Transfer-Encoding: chunked' is accepted")
+        facts.chunked = True
+    elif low == b"connection":
+        facts.extra_hop = facts.extra_hop | _connection_tokens(value)
+    elif low == b"upgrade":
+        facts.upgrade = value
+    elif low in REQUEST_FACTS:  # noted and forwarded
+        if low == b"cookie":
             facts.cookie = value if facts.cookie is None else facts.cookie + b"; " + value
         elif low == b"authorization":
             facts.authorization = facts.authorization or value
@@ -72,35 +97,24 @@ def scan_request(headers: Headers) -> RequestFacts:
             if facts.host is not None:
                 raise FramingError("duplicate Host")
             facts.host = value
-        elif low == b"accept":
+        else:
             facts.accept = value
-        elif low == b"upgrade":
-            facts.upgrade = value
-        elif low == b"connection":
-            facts.extra_hop = facts.extra_hop | _connection_tokens(value)
-    if te_seen and facts.content_length is not None:
+        facts.lines.append(b"%b: %b\r\n" % (name, value))
+    if facts.chunked and facts.content_length is not None:
         raise FramingError("Content-Length together with Transfer-Encoding")
-    return facts
 
 
-def _dropped(low: bytes, extra_hop: frozenset[bytes]) -> bool:
-    return (
-        low in HOP_BY_HOP
-        or low in FORGEABLE
-        or low.startswith((b"x-courtyard-", b"proxy-"))
-        or (bool(extra_hop) and low in extra_hop)
-    )
+def _without(lines: list[bytes], names: frozenset[bytes]) -> list[bytes]:
+    """The lines whose header name is not in ``names`` (lower-case)."""
+    return [line for line in lines if line.partition(b":")[0].lower() not in names]
 
 
 def build_request_head(
-    method: bytes, url: bytes, headers: Headers, facts: RequestFacts, injected: list[bytes]
+    method: bytes, url: bytes, facts: RequestFacts, injected: list[bytes]
 ) -> bytes:
     """The head sent upstream (always HTTP/1.1, keep-alive). ``injected`` are full lines."""
-    parts = [method, b" ", url, b" HTTP/1.1\r\n"]
-    extra = facts.extra_hop
-    for name, value in headers:
-        if not _dropped(name.lower(), extra):
-            parts += (name, b": ", value, b"\r\n")
+    lines = facts.lines if not facts.extra_hop else _without(facts.lines, facts.extra_hop)
+    parts = [method, b" ", url, b" HTTP/1.1\r\n", *lines]
     if facts.host is None:
         parts.append(b"Host: localhost\r\n")
     if facts.chunked:
@@ -114,44 +128,36 @@ def build_request_head(
     return b"".join(parts)
 
 
-@dataclass
 class ResponseFacts:
-    content_length: bool = False
-    chunked: bool = False
-    upgrade: bytes | None = None
-    extra_hop: frozenset[bytes] = frozenset()
+    """A response head as the upstream sent it: reason, kept lines, framing facts."""
+
+    __slots__ = ("chunked", "content_length", "extra_hop", "lines", "reason", "upgrade")
+
+    def __init__(self) -> None:
+        self.reason = b""
+        self.content_length: bytes | None = None  # the line, passed on unless chunked
+        self.chunked = False
+        self.upgrade: bytes | None = None
+        self.extra_hop = _EMPTY
+        self.lines: list[bytes] = []
 
 
-def scan_response(headers: Headers) -> ResponseFacts:
-    facts = ResponseFacts()
-    for name, value in headers:
-        low = name.lower()
-        if low == b"content-length":
-            facts.content_length = True
-        elif low == b"transfer-encoding":
-            facts.chunked = True
-        elif low == b"connection":
-            facts.extra_hop = facts.extra_hop | _connection_tokens(value)
-        elif low == b"upgrade":
-            facts.upgrade = value
-    return facts
+def note_response_header(facts: ResponseFacts, low: bytes, name: bytes, value: bytes) -> None:
+    """One header whose lower-cased name is in ``WATCHED_RESPONSE`` (all hop-by-hop)."""
+    if low == b"content-length":
+        facts.content_length = b"%b: %b\r\n" % (name, value)
+    elif low == b"transfer-encoding":
+        facts.chunked = True
+    elif low == b"connection":
+        facts.extra_hop = facts.extra_hop | _connection_tokens(value)
+    elif low == b"upgrade":
+        facts.upgrade = value
 
 
-def build_response_head(
-    status: int, reason: bytes, headers: Headers, facts: ResponseFacts, framing: bytes
-) -> bytes:
+def build_response_head(status: int, facts: ResponseFacts, framing: bytes) -> bytes:
     """The head sent to the client; ``framing`` holds the lines the proxy decides
     (Transfer-Encoding, Connection, Upgrade). Content-Length passes unless chunked."""
-    parts = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-    extra = facts.extra_hop
-    keep_length = not facts.chunked
-    for name, value in headers:
-        low = name.lower()
-        if low == b"content-length":
-            if not keep_length:
-                continue
-        elif low in HOP_BY_HOP or low.startswith(b"proxy-") or (extra and low in extra):
-            continue
-        parts += (name, b": ", value, b"\r\n")
-    parts += (framing, b"\r\n")
-    return b"".join(parts)
+    lines = facts.lines if not facts.extra_hop else _without(facts.lines, facts.extra_hop)
+    length = facts.content_length if facts.content_length and not facts.chunked else b""
+    status_line = b"HTTP/1.1 %d %b\r\n" % (status, facts.reason)
+    return b"".join((status_line, *lines, length, framing, b"\r\n"))

@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, cast
 import httptools
 
 from courtyard.proxy.deadline import Deadline
+from courtyard.proxy.heads import (
+    DROPPED_RESPONSE_PREFIX,
+    WATCHED_RESPONSE,
+    ResponseFacts,
+    note_response_header,
+)
 from courtyard.spawners.base import Endpoint
 
 if TYPE_CHECKING:
@@ -30,6 +36,7 @@ class UpstreamConnection(asyncio.Protocol):
         "parser",
         "piping",
         "pool",
+        "response",
         "reused",
         "skip_body",
         "transport",
@@ -43,6 +50,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.exchange: Exchange | None = None
+        self.response = ResponseFacts()
         self.reused = False
         self.got_bytes = False
         self.piping = False
@@ -104,13 +112,18 @@ class UpstreamConnection(asyncio.Protocol):
             self.exchange.client.pause_reading_for_upstream(False)
 
     # -- parser callbacks
+    def on_message_begin(self) -> None:
+        self.response = ResponseFacts()
+
     def on_status(self, reason: bytes) -> None:
-        if self.exchange is not None:
-            self.exchange.response_reason += reason
+        self.response.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.exchange is not None:
-            self.exchange.response_headers.append((name, value))
+        low = name.lower()
+        if low in WATCHED_RESPONSE:
+            note_response_header(self.response, low, name, value)
+        elif not low.startswith(DROPPED_RESPONSE_PREFIX):
+            self.response.lines.append(b"%b: %b\r\n" % (name, value))
 
     def on_headers_complete(self) -> None:
         exchange = self.exchange
@@ -118,7 +131,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.deadline.disarm()
         status = self.parser.get_status_code()
-        exchange.response_head(self, status)
+        exchange.response_head(self.response, status)
         if exchange.method == b"HEAD" and not 100 <= status < 200:
             self.skip_body = True
             self.keep_alive_after_head = self.parser.should_keep_alive()
