@@ -99,7 +99,7 @@ class LocalSpawner:
         progress(Progress(30, "waiting for server"))
         try:
             await self._wait_ready(secret, python, log_offset, progress)
-        except SpawnError:
+        except BaseException:  # a failed or cancelled start leaves no server behind
             await self.stop()
             raise
         progress(Progress(100, "ready"))
