@@ -10,6 +10,7 @@ from collections.abc import Callable
 from courtyard.auth.principal import Gate
 from courtyard.proxy.client import ClientConnection
 from courtyard.proxy.context import ProxyContext
+from courtyard.proxy.heap import keep_heap_warm
 from courtyard.proxy.limits import ProxyLimits
 from courtyard.proxy.pool import UpstreamPool
 from courtyard.proxy.routes import RouteTable
@@ -53,6 +54,7 @@ class ProxyServer:
         reuse_port: bool = False,
     ) -> None:
         loop = asyncio.get_running_loop()
+        keep_heap_warm()  # large bodies: no brk() and fresh page faults per socket read
         ctx = ProxyContext(
             routes=self._routes,
             gate=self._gate,
