@@ -13,8 +13,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from courtyard.auth.principal import Principal
-from courtyard.proxy.activity import FrameScanner, request_activity, scanner_for
+from courtyard.proxy.activity import FrameScanner, scanner_for
+from courtyard.proxy.dispatch import choose_upstream
 from courtyard.proxy.heads import (
     RequestFacts,
     ResponseFacts,
@@ -22,7 +22,6 @@ from courtyard.proxy.heads import (
     build_response_head,
 )
 from courtyard.proxy.pages import error_response, wants_json
-from courtyard.proxy.paths import is_safe_path, split_target, user_from_path
 from courtyard.proxy.routes import Route
 from courtyard.spawners.base import Endpoint
 
@@ -99,66 +98,21 @@ class Exchange:
         if self.method == b"CONNECT":
             self.answer(405)
             return
-        path = split_target(self.url)
-        if not is_safe_path(path):
+        client = self.client
+        destination = choose_upstream(self.ctx, self.method, self.url, self.facts, client.forwarded)
+        if destination is None:
             self.answer(400)
             return
-        injected = [self.client.forwarded]
-        if self.facts.host is not None:
-            injected += (b"X-Forwarded-Host: ", self.facts.host, b"\r\n")
-        endpoint = self._route(path, injected)
-        self._send_head(endpoint, injected)
-
-    def _route(self, path: bytes, injected: list[bytes]) -> Endpoint:
-        user = user_from_path(path)
-        if user is None:
-            return self.ctx.hub
-        route = self.ctx.routes.get(user)
-        if route is None:
-            return self.ctx.hub
-        principal = self._identify()
-        if principal is None or not principal.may_access_server(user):
-            return self.ctx.hub
-        if principal.name != user:
-            self.ctx.note_admin_access(principal.name, user)
-        self._stamp(route)
-        self.route = route
-        injected += (
-            b"X-Courtyard-Secret: ",
-            route.secret.encode(),
-            b"\r\nX-Courtyard-User: ",
-            principal.name.encode(),
-            b"\r\n",
-        )
-        return route.endpoint
-
-    def _stamp(self, route: Route) -> None:
-        """Traffic always; activity only for what a person did (proxy/activity.py)."""
-        now = route.last_traffic = time.time()
-        kind = request_activity(self.method, self.url)
-        if kind is not None:
-            route.touch(now, kind)
-        if self.facts.upgrade is not None:
+        self.endpoint, self.route, injected = destination
+        if self.route is not None and self.facts.upgrade is not None:
             self.scanner = scanner_for(self.url)
-
-    def _identify(self) -> Principal | None:
-        facts = self.facts
-        cookie = None if facts.cookie is None else facts.cookie.decode("latin-1")
-        auth = None if facts.authorization is None else facts.authorization.decode("latin-1")
-        try:
-            return self.ctx.gate.identify(cookie, auth)
-        except Exception:
-            self.ctx.log.exception("the gate failed to identify a request; treated as anonymous")
-            return None
-
-    def _send_head(self, endpoint: Endpoint, injected: list[bytes]) -> None:
         head = build_request_head(self.method, self.url, self.facts, injected)
-        self.endpoint = endpoint
-        self.pending.insert(0, head)
+        pending = self.pending
+        pending.insert(0, head)
         if self.method in IDEMPOTENT:
-            self.replay = list(self.pending)
+            self.replay = list(pending)
             self.replay_size = len(head) + self.pending_size
-        conn = self.ctx.pool.take(endpoint)
+        conn = self.ctx.pool.take(self.endpoint)
         if conn is not None:
             self._attach(conn)
         else:

@@ -104,14 +104,44 @@ def note_request_header(facts: RequestFacts, low: bytes, name: bytes, value: byt
         raise FramingError("Content-Length together with Transfer-Encoding")
 
 
+HUB_COOKIE_PREFIXES = (b"courtyard", b"__host-courtyard")
+
+
+def drop_hub_credentials(facts: RequestFacts) -> None:
+    """Before a request goes to a user's server: remove what authenticates to the *hub*.
+
+    A user's server runs that user's code. When an admin (or a token holder) opens it, the
+    server must not see the admin's session cookie or API token, or the user could take them
+    over. The server trusts the proxy's secret instead, so it needs neither: every cookie
+    whose name starts with ``courtyard`` / ``__Host-courtyard`` and every Authorization header
+    are dropped; the server's own cookies (``_xsrf``, ...) pass.
+    """
+    if facts.authorization is None and (
+        facts.cookie is None or b"courtyard" not in facts.cookie.lower()
+    ):
+        return
+    kept = []
+    for line in facts.lines:
+        name, _, value = line.partition(b":")
+        low = name.lower()
+        if low == b"authorization":
+            continue
+        if low == b"cookie":
+            pairs = [p.strip() for p in value.strip().split(b";")]
+            pairs = [p for p in pairs if p and not p.lower().startswith(HUB_COOKIE_PREFIXES)]
+            if not pairs:
+                continue
+            line = b"Cookie: " + b"; ".join(pairs) + b"\r\n"
+        kept.append(line)
+    facts.lines = kept
+
+
 def _without(lines: list[bytes], names: frozenset[bytes]) -> list[bytes]:
     """The lines whose header name is not in ``names`` (lower-case)."""
     return [line for line in lines if line.partition(b":")[0].lower() not in names]
 
 
-def build_request_head(
-    method: bytes, url: bytes, facts: RequestFacts, injected: list[bytes]
-) -> bytes:
+def build_request_head(method: bytes, url: bytes, facts: RequestFacts, injected: bytes) -> bytes:
     """The head sent upstream (always HTTP/1.1, keep-alive). ``injected`` are full lines."""
     lines = facts.lines if not facts.extra_hop else _without(facts.lines, facts.extra_hop)
     parts = [method, b" ", url, b" HTTP/1.1\r\n", *lines]
@@ -123,8 +153,7 @@ def build_request_head(
         parts.append(b"Content-Length: %d\r\n" % facts.content_length)
     if facts.upgrade is not None:
         parts += (b"Connection: Upgrade\r\nUpgrade: ", facts.upgrade, b"\r\n")
-    parts += injected
-    parts.append(b"\r\n")
+    parts += (injected, b"\r\n")
     return b"".join(parts)
 
 

@@ -1,0 +1,69 @@
+"""Where one request goes: the path rules, the route table, the caller's identity.
+
+A request for ``/user/<name>/...`` goes to that user's server only when the route exists and
+the gate says the caller may open it; everything else goes to the control plane, which answers
+(a login page, a spawn page, a 404). The lines the proxy injects are built here: the client's
+address and scheme always, and the route's secret and the caller's name for a user's server.
+"""
+
+from __future__ import annotations
+
+import time
+
+from courtyard.auth.principal import Principal
+from courtyard.proxy.activity import request_activity
+from courtyard.proxy.context import ProxyContext
+from courtyard.proxy.heads import RequestFacts, drop_hub_credentials
+from courtyard.proxy.paths import is_safe_path, split_target, user_from_path
+from courtyard.proxy.routes import Route
+from courtyard.spawners.base import Endpoint
+
+Destination = tuple[Endpoint, "Route | None", bytes]  # where, whose route, injected lines
+
+
+def choose_upstream(
+    ctx: ProxyContext, method: bytes, url: bytes, facts: RequestFacts, forwarded: bytes
+) -> Destination | None:
+    """Where the request goes, or None when its path is refused (a 400)."""
+    path = split_target(url)
+    if not is_safe_path(path):
+        return None
+    if facts.host is not None:
+        forwarded += b"X-Forwarded-Host: %b\r\n" % facts.host
+    user = user_from_path(path)
+    route = None if user is None else ctx.routes.get(user)
+    if route is None:
+        return ctx.hub, None, forwarded
+    principal = identify(ctx, facts)
+    if principal is None or not principal.may_access_server(route.user):
+        return ctx.hub, None, forwarded
+    if principal.name != route.user:
+        ctx.note_admin_access(principal.name, route.user)
+    stamp(route, method, url)
+    drop_hub_credentials(facts)  # the user's server must never see the hub's cookie or token
+    injected = b"%bX-Courtyard-Secret: %b\r\nX-Courtyard-User: %b\r\n" % (
+        forwarded,
+        route.secret.encode(),
+        principal.name.encode(),
+    )
+    if principal.token_id is not None:  # no ambient credential: jupyter skips its XSRF check
+        injected += b"X-Courtyard-Auth: token\r\n"
+    return route.endpoint, route, injected
+
+
+def identify(ctx: ProxyContext, facts: RequestFacts) -> Principal | None:
+    cookie = None if facts.cookie is None else facts.cookie.decode("latin-1")
+    auth = None if facts.authorization is None else facts.authorization.decode("latin-1")
+    try:
+        return ctx.gate.identify(cookie, auth)
+    except Exception:
+        ctx.log.exception("the gate failed to identify a request; treated as anonymous")
+        return None
+
+
+def stamp(route: Route, method: bytes, url: bytes) -> None:
+    """Traffic always; activity only for what a person did (proxy/activity.py)."""
+    now = route.last_traffic = time.time()
+    kind = request_activity(method, url)
+    if kind is not None:
+        route.touch(now, kind)
