@@ -49,6 +49,7 @@ class RequestFacts:
         "chunked",
         "content_length",
         "cookie",
+        "credentials",
         "extra_hop",
         "host",
         "lines",
@@ -66,6 +67,7 @@ class RequestFacts:
         self.chunked = False
         self.extra_hop = _EMPTY
         self.lines: list[bytes] = []
+        self.credentials: tuple[int, ...] = ()  # where in ``lines`` Cookie/Authorization are
         self.size = 0  # of the whole head as received (names + values + separators)
 
 
@@ -91,8 +93,10 @@ def note_request_header(facts: RequestFacts, low: bytes, name: bytes, value: byt
     elif low in REQUEST_FACTS:  # noted and forwarded
         if low == b"cookie":
             facts.cookie = value if facts.cookie is None else facts.cookie + b"; " + value
+            facts.credentials += (len(facts.lines),)
         elif low == b"authorization":
             facts.authorization = facts.authorization or value
+            facts.credentials += (len(facts.lines),)
         elif low == b"host":
             if facts.host is not None:
                 raise FramingError("duplicate Host")
@@ -120,20 +124,15 @@ def drop_hub_credentials(facts: RequestFacts) -> None:
         facts.cookie is None or b"courtyard" not in facts.cookie.lower()
     ):
         return
-    kept = []
-    for line in facts.lines:
-        name, _, value = line.partition(b":")
-        low = name.lower()
-        if low == b"authorization":
+    lines = facts.lines
+    for at in facts.credentials:  # only the Cookie and Authorization lines are looked at
+        name, _, value = lines[at].partition(b":")
+        if name.lower() == b"authorization":
+            lines[at] = b""
             continue
-        if low == b"cookie":
-            pairs = [p.strip() for p in value.strip().split(b";")]
-            pairs = [p for p in pairs if p and not p.lower().startswith(HUB_COOKIE_PREFIXES)]
-            if not pairs:
-                continue
-            line = b"Cookie: " + b"; ".join(pairs) + b"\r\n"
-        kept.append(line)
-    facts.lines = kept
+        pairs = [p.strip() for p in value.strip().split(b";")]
+        pairs = [p for p in pairs if p and not p.lower().startswith(HUB_COOKIE_PREFIXES)]
+        lines[at] = b"Cookie: " + b"; ".join(pairs) + b"\r\n" if pairs else b""
 
 
 def _without(lines: list[bytes], names: frozenset[bytes]) -> list[bytes]:
