@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from courtyard.auth.principal import Gate
+from courtyard.proxy.activity import request_activity
 from courtyard.proxy.limits import ProxyLimits
 from courtyard.proxy.routes import RouteTable
 from courtyard.spawners.base import Endpoint
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from courtyard.proxy.pool import UpstreamPool
 
 ADMIN_LOG_INTERVAL = 60.0
+ACTIVITY_MEMO = 4096  # (method, target) pairs; a pure function, so any answer may be reused
 
 
 @dataclass(eq=False)
@@ -35,6 +37,19 @@ class ProxyContext:
     closing: bool = False
     connections: set[ClientConnection] = field(default_factory=set)
     _admin_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    _activity: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
+
+    def request_activity(self, method: bytes, target: bytes) -> str | None:
+        """activity.request_activity, remembered for the last few thousand targets."""
+        key = (method, target)
+        try:
+            return self._activity[key]
+        except KeyError:
+            pass
+        if len(self._activity) >= ACTIVITY_MEMO:
+            self._activity.clear()
+        kind = self._activity[key] = request_activity(method, target)
+        return kind
 
     def note_admin_access(self, admin: str, owner: str) -> None:
         """Log an admin opening someone else's server, at most once a minute per pair."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from courtyard.auth.principal import Principal
-from courtyard.proxy.activity import request_activity
 from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.heads import RequestFacts, drop_hub_credentials
 from courtyard.proxy.paths import is_safe_path, split_target, user_from_path
@@ -39,7 +38,7 @@ def choose_upstream(
         return ctx.hub, None, forwarded
     if principal.name != route.user:
         ctx.note_admin_access(principal.name, route.user)
-    stamp(route, method, url)
+    stamp(ctx, route, method, url)
     drop_hub_credentials(facts)  # the user's server must never see the hub's cookie or token
     injected = b"%bX-Courtyard-Secret: %b\r\nX-Courtyard-User: %b\r\n" % (
         forwarded,
@@ -61,9 +60,9 @@ def identify(ctx: ProxyContext, facts: RequestFacts) -> Principal | None:
         return None
 
 
-def stamp(route: Route, method: bytes, url: bytes) -> None:
+def stamp(ctx: ProxyContext, route: Route, method: bytes, url: bytes) -> None:
     """Traffic always; activity only for what a person did (proxy/activity.py)."""
     now = route.last_traffic = time.time()
-    kind = request_activity(method, url)
+    kind = ctx.request_activity(method, url)
     if kind is not None:
         route.touch(now, kind)

@@ -25,15 +25,22 @@ class UpstreamPool:
             conn = idle.pop()
             if not idle:
                 del self._idle[endpoint]
-            if conn.usable():
+            transport = conn.transport
+            if transport is not None and not transport.is_closing():
                 conn.deadline.disarm()
                 return conn
             idle = self._idle.get(endpoint)
         return None
 
     def put(self, conn: UpstreamConnection) -> None:
-        idle = self._idle.setdefault(conn.endpoint, [])
-        if len(idle) >= self._limits.pool_size or not conn.usable():
+        transport = conn.transport
+        if transport is None or transport.is_closing():
+            conn.close()
+            return
+        idle = self._idle.get(conn.endpoint)
+        if idle is None:
+            idle = self._idle[conn.endpoint] = []
+        elif len(idle) >= self._limits.pool_size:
             conn.close()
             return
         conn.reused = True

@@ -146,9 +146,6 @@ class UpstreamConnection(asyncio.Protocol):
             exchange.response_complete(self, self.parser.should_keep_alive())
 
     # -- control
-    def usable(self) -> bool:
-        return self.transport is not None and not self.transport.is_closing()
-
     def write(self, data: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
