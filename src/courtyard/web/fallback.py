@@ -18,10 +18,10 @@ async def user_path(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     if who is None:
         if wants_json(request) or is_api(request):
-            return error_page(request, 403, "Not authenticated.")
+            return refusal(request, "Not authenticated.")
         raise web.HTTPFound(f"/hub/login?next={quote(request.path_qs)}")
     if not who.may_access_server(owner):
-        return error_page(request, 403, f"You may not open {owner}'s server.")
+        return refusal(request, f"You may not open {owner}'s server.")
     if ctx(request).servers.routes.get(owner) is not None:
         # routed but the proxy refused: the route appeared between its check and ours
         raise web.HTTPFound(request.path_qs)
@@ -37,6 +37,13 @@ async def user_path(request: web.Request) -> web.StreamResponse:
         is_self=owner == who.name,
         next_url=request.path_qs,
     )
+
+
+def refusal(request: web.Request, message: str) -> web.Response:
+    """403: as JSON for the server's API (a script holding a token), a page otherwise."""
+    if is_api(request):
+        return web.json_response({"status": 403, "message": message}, status=403)
+    return error_page(request, 403, message)
 
 
 def is_api(request: web.Request) -> bool:
