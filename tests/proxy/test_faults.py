@@ -18,6 +18,7 @@ class RawUpstream:
     def __init__(self, behaviour: str) -> None:
         self.behaviour = behaviour
         self.requests: list[bytes] = []
+        self.connections = 0
         self.server: asyncio.AbstractServer | None = None
 
     async def start(self, path: Path) -> Endpoint:
@@ -26,6 +27,7 @@ class RawUpstream:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         served = 0
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -47,6 +49,11 @@ class RawUpstream:
             return False
         if self.behaviour == "die-before-response":
             return False
+        if self.behaviour == "big-then-junk":  # the body spans many reads; bytes follow it
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG)
+            writer.write(b"x" * BIG + b"HTTP/1.1 200 OK\r\n")
+            await writer.drain()
+            return True
         if self.behaviour == "stale-after-first" and served >= 1:
             return False  # as if the idle timeout closed it just as the request came in
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -56,6 +63,9 @@ class RawUpstream:
     def close(self) -> None:
         assert self.server is not None
         self.server.close()
+
+
+BIG = 1 << 20
 
 
 async def status_of(stack: Stack, request: bytes) -> tuple[int, bytes]:
@@ -111,6 +121,19 @@ async def test_death_mid_response_closes_the_client_connection(stack: Stack) -> 
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"Content-Length: 100" in head
     assert body == b"partial"  # the body was cut short and the connection closed
+    upstream.close()
+
+
+async def test_bytes_after_a_long_body_end_that_upstream_connection(stack: Stack) -> None:
+    upstream = RawUpstream("big-then-junk")
+    stack.routes.add(Route("alice", await upstream.start(stack.tmp / "j.sock"), "s"))
+    client = await RawClient.open(stack.port)
+    for _ in range(2):
+        client.send(get("/user/alice/x", "alice-cookie"))
+        response = await client.response()
+        assert (response.status, response.body) == (200, b"x" * BIG)
+    await wait_for(lambda: upstream.connections == 2)  # the first one was not pooled
+    await client.close()
     upstream.close()
 
 

@@ -21,6 +21,8 @@ from courtyard.proxy.heads import (
 )
 from courtyard.spawners.base import Endpoint
 
+NO_BODY = frozenset({*range(100, 200), 204, 304})
+
 if TYPE_CHECKING:
     from courtyard.proxy.exchange import Exchange
     from courtyard.proxy.pool import UpstreamPool
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
+        "body_left",
         "deadline",
         "endpoint",
         "exchange",
@@ -56,6 +59,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.piping = False
         self.skip_body = False
         self.keep_alive_after_head = False
+        self.body_left = 0  # of a Content-Length body, once the parser has seen its head
         self.deadline = Deadline(loop, self._timed_out)
 
     # -- transport events
@@ -69,6 +73,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if self.piping:
             exchange.pipe_to_client(data)
+            return
+        if self.body_left > 0:
+            self._pass_body(exchange, data)
             return
         self.got_bytes = True
         client = exchange.client
@@ -92,6 +99,21 @@ class UpstreamConnection(asyncio.Protocol):
             self.parser = httptools.HttpResponseParser(self)
             exchange.response_complete(self, self.keep_alive_after_head)
 
+    def _pass_body(self, exchange: Exchange, data: bytes) -> None:
+        """Inside a Content-Length body: straight to the client, without the parser's copy."""
+        left = self.body_left
+        size = len(data)
+        if size < left:
+            self.body_left = left - size
+            exchange.response_body(data)
+            return
+        self.body_left = 0
+        self.parser = httptools.HttpResponseParser(self)  # the old one is still mid-body
+        exchange.response_body(data if size == left else data[:left])
+        exchange.response_complete(self, self.keep_alive_after_head)
+        if size > left:  # bytes after the response: nobody asked for them
+            self.data_received(data[left:])
+
     def eof_received(self) -> bool:
         return False
 
@@ -114,6 +136,7 @@ class UpstreamConnection(asyncio.Protocol):
     # -- parser callbacks
     def on_message_begin(self) -> None:
         self.response = ResponseFacts()
+        self.body_left = 0  # on_body counts it down; only > 0 after a head means anything
 
     def on_status(self, reason: bytes) -> None:
         self.response.reason += reason
@@ -135,9 +158,15 @@ class UpstreamConnection(asyncio.Protocol):
         if exchange.method == b"HEAD" and not 100 <= status < 200:
             self.skip_body = True
             self.keep_alive_after_head = self.parser.should_keep_alive()
+            return
+        length = self.response.content_length
+        if length is not None and not self.response.chunked and status not in NO_BODY:
+            self.body_left = int(length.partition(b":")[2])  # llhttp checked the value
+            self.keep_alive_after_head = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         if self.exchange is not None and not self.skip_body:
+            self.body_left -= len(body)
             self.exchange.response_body(body)
 
     def on_message_complete(self) -> None:
