@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from courtyard.api import groups, hub, servers, tokens, users
+from courtyard.api import culling, groups, hub, servers, tokens, users
 from courtyard.api.context import API, ApiContext, ApiError, identify, reply
 from courtyard.api.openapi import openapi_document
 from courtyard.errors import CourtyardError
@@ -55,6 +55,12 @@ ENDPOINTS = (
              (202, 204, 400, 403, 404), ("delete:servers",)),
     Endpoint("GET", U + "/server/progress", servers.server_progress,
              "Progress of a start (text/event-stream)", (200, 403, 404), ("read:servers",)),
+    Endpoint("GET", U + "/culling", culling.get_culling,
+             "When the idle culler would stop the server (Courtyard)", (200, 403, 404),
+             ("read:servers",)),
+    Endpoint("POST", U + "/keep", culling.keep_server,
+             "Keep the server: activity now, for the idle culler (Courtyard)",
+             (200, 400, 403, 404), ("servers",)),
     Endpoint("POST", U + "/servers/{server_name}", servers.named_server,
              "Named servers (not enabled)", (400,)),
     Endpoint("DELETE", U + "/servers/{server_name}", servers.named_server,

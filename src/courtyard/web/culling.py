@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from courtyard.api.culling import CULLER  # the API's /users/{name}/culling reads it too
 from courtyard.culler.loop import Culler
 from courtyard.web.context import principal
-
-CULLER = web.AppKey("culler", Culler)
 
 
 @dataclass(frozen=True)
