@@ -79,6 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-chp", action="store_true", help="skip configurable-http-proxy")
     parser.add_argument(
+        "--no-tornado",
+        action="store_true",
+        help="skip the second small-response row against a tornado upstream",
+    )
+    parser.add_argument(
         "--chp-version",
         help="npm version spec of configurable-http-proxy, e.g. 4.6.3 or latest "
         "(default: the one in bench/.cache, installing the latest the first time)",
@@ -213,12 +218,18 @@ def load_once(
     return wrk.run(load, pinning.load, target.pids)
 
 
-def run_rounds(plan: Plan, pinning: Pinning, targets: dict[str, Target], results: Results) -> None:
+def run_rounds(
+    plan: Plan,
+    pinning: Pinning,
+    targets: dict[str, Target],
+    results: Results,
+    tests: list[HttpTest] | None = None,
+) -> None:
     """Every (test, target) ``plan.rounds`` times, interleaved so that drifting background
     load hits every target alike; keeps the best round and records all of them."""
     runs: dict[tuple[str, str], list[wrk.LoadResult]] = {}
     for round_no in range(plan.rounds):
-        for test in plan.http_tests():
+        for test in plan.http_tests() if tests is None else tests:
             for name, target in targets.items():
                 print(f"  wrk {test.name}: {name} (round {round_no + 1}/{plan.rounds})", flush=True)
                 one = load_once(plan, pinning, target, test, warm=round_no == 0)
@@ -261,6 +272,37 @@ def measure_workers(
         children.stop(worker)
 
 
+def measure_tornado(
+    plan: Plan, pinning: Pinning, children: Children, hub_port: int, chp_version: str | None
+) -> list[str]:
+    """Small responses from a tornado upstream (what jupyter_server runs on): direct,
+    through a second Courtyard proxy and a second CHP, same pinning as the main rows."""
+    upstream = children.start_ready_line(
+        "tornado upstream",
+        pinned(pinning.upstream, [PYTHON, str(BENCH_DIR / "tornado_upstream.py")]),
+    )
+    courtyard = start_courtyard(
+        children, pinning.proxy, upstream.port, hub_port, plan.pool_size, "courtyard-tornado"
+    )
+    started = [upstream, courtyard]
+    targets = {
+        "direct": Target(upstream.port),
+        "courtyard": Target(courtyard.port, (courtyard.pid,)),
+    }
+    if plan.with_chp:
+        node = chp.start(children, CACHE_DIR, pinning.proxy, upstream.port, chp_version)
+        targets["chp"] = Target(node.port, (node.pid,))
+        started.append(node)
+    for name, target in targets.items():
+        check_target(f"{name} (tornado upstream)", target.port)
+    scratch = Results()
+    small = [t for t in plan.http_tests() if t.path == SMALL_PATH]
+    run_rounds(plan, pinning, targets, scratch, small)
+    for child in started:
+        children.stop(child)
+    return report.tornado_section(scratch)
+
+
 def settings_line(plan: Plan, pinning: Pinning) -> str:
     pool = ProxyLimits().pool_size if plan.pool_size is None else plan.pool_size
     return f"{pinning.describe()}\ncourtyard: ProxyLimits(pool_size={pool}), other limits default"
@@ -296,10 +338,16 @@ def run(args: argparse.Namespace) -> str:
         run_rounds(plan, pinning, targets, results)
         if plan.workers:
             measure_workers(plan, pinning, children, upstream.port, hub_port, results)
+        tornado: list[str] = []
+        if not (args.no_tornado or args.smoke):
+            tornado = measure_tornado(plan, pinning, children, hub_port, args.chp_version)
     finally:
         children.stop_all()
     return report.render(
-        results, machine.describe(chp_version, load_at_start), settings_line(plan, pinning)
+        results,
+        machine.describe(chp_version, load_at_start),
+        settings_line(plan, pinning),
+        tornado,
     )
 
 

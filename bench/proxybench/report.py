@@ -210,7 +210,26 @@ def targets_table(results: Results) -> str:
     return table.render()
 
 
-def render(results: Results, machine: list[str], pinning: str) -> str:
+def tornado_section(results: Results) -> list[str]:
+    """The small-response rows against the tornado upstream, with their ratios."""
+    best = {target: r.rps for (_, target), r in results.http.items()}
+    direct, courtyard, chp = best.get("direct"), best.get("courtyard"), best.get("chp")
+    ratios = (
+        f"courtyard/direct {_fmt(_ratio(courtyard, direct), '.2f', 'x')}, "
+        f"courtyard/chp {_fmt(_ratio(courtyard, chp), '.2f', 'x')}"
+    )
+    return [
+        "Realistic upstream: tornado (what jupyter_server runs on), small 100 B, same pinning",
+        "(informational; the targets above use the cheap upstream)",
+        http_table(results),
+        ratios,
+        "",
+    ]
+
+
+def render(
+    results: Results, machine: list[str], pinning: str, extra: list[str] | None = None
+) -> str:
     parts = ["", "=" * 78, "Courtyard data-plane benchmark (bench/proxy.py)", *machine, pinning, ""]
     rounds = max((len(v) for v in results.http_runs.values()), default=1)
     parts += [
@@ -235,5 +254,6 @@ def render(results: Results, machine: list[str], pinning: str) -> str:
             workers_table(results),
             "",
         ]
+    parts += extra or []
     parts += ["Targets (informational)", targets_table(results), "=" * 78]
     return "\n".join(parts)
