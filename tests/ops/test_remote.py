@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,3 +142,60 @@ async def test_connect_reaches_a_kernel_through_the_ssh_tunnel(
     local_port = int(url.rsplit(":", 1)[1])
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", local_port), timeout=2).close()
+
+
+@pytest.fixture
+def remote_courtyard(alice: UnixUser) -> Iterator[tuple[Path, Path]]:
+    """What ``courtyard`` is on "the remote machine" for alice: a stopped hub of her own.
+
+    A wrapper script stands where ``--remote-courtyard`` points: it gives the hub a state
+    dir in this test's temporary directory instead of alice's home."""
+    root = Path(tempfile.mkdtemp(prefix="cyremote", dir="/tmp"))
+    root.chmod(0o755)
+    state = root / "state"
+    wrapper = root / "courtyard"
+    wrapper.write_text(
+        f'#!/bin/sh\nexport COURTYARD_STATE_DIR={state}\nexec {sys.executable} -m courtyard "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    state.mkdir()
+    shutil.chown(state, alice.name)
+    try:
+        yield wrapper, state
+    finally:
+        courtyard("stop", "--state-dir", str(state), "--timeout", "5")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_connect_start_starts_the_stopped_remote_hub(
+    sshd: Sshd, remote_courtyard: tuple[Path, Path], alice: UnixUser
+) -> None:
+    wrapper, state = remote_courtyard
+    assert not (state / "courtyard.pid").exists()  # no hub runs there yet
+    port = free_port()
+    connect = subprocess.Popen(
+        [sys.executable, "-m", "courtyard", "connect", f"{alice.name}@127.0.0.1", "--start",
+         "--port", str(port), "--remote-courtyard", str(wrapper), "--no-browser",
+         *sshd.options()],
+        stdout=subprocess.PIPE, text=True, cwd="/",
+    )  # fmt: skip
+    try:
+        said = []
+        for line in connect.stdout:  # type: ignore[union-attr]
+            said.append(line)
+            if TUNNEL.search(line) or len(said) > 20:
+                break
+        text = "".join(said)
+        assert "Starting Courtyard on" in text, text
+        assert f"-> {alice.name}@127.0.0.1:{port}" in text, text
+        url = TUNNEL.search(text).group(1)  # type: ignore[union-attr]
+        with urllib.request.urlopen(f"{url}/hub/login", timeout=10) as r:  # noqa: S310
+            assert r.status == 200
+        status = courtyard("status", "--state-dir", str(state))
+        assert status.returncode == 0, status.stdout
+        assert f"127.0.0.1:{port}/" in status.stdout
+        pid = int(re.search(r"pid (\d+)", status.stdout).group(1))  # type: ignore[union-attr]
+        assert Path(f"/proc/{pid}").stat().st_uid == alice.uid  # started by alice, over ssh
+    finally:
+        connect.send_signal(signal.SIGINT)
+        assert connect.wait(15) == 0
