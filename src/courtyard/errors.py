@@ -14,9 +14,25 @@ CourtyardError                  anything Courtyard reports to a person without a
 
 The CLI turns a CourtyardError into one paragraph on stderr and exit status ``exit_code``;
 the web layer turns it into a page or a JSON ``{"status": N, "message": "..."}``.
+
+Messages a person may see on a page are translatable: the message is a template marked with
+:func:`N_` and its values are passed as ``params``, never formatted into it::
+
+    raise UserExistsError(N_("user {name!r} already exists"), params={"name": name})
+
+``message`` is the English text (``template.format(**params)``); the web layer shows
+``translator(lang).error(exc)``, the translated template formatted with the same params.
+tests/web/test_i18n.py checks every ``N_`` template in src/courtyard has a translation.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def N_(template: str) -> str:  # the conventional name of gettext_noop
+    """Mark *template* for translation without translating it now."""
+    return template
 
 
 class CourtyardError(Exception):
@@ -25,9 +41,17 @@ class CourtyardError(Exception):
     exit_code = 1
     http_status = 500
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        self.template = message  # the message id looked up in a translation catalog
+        self.params: dict[str, object] = dict(params or {})
+        self.message = message.format(**self.params) if params else message
+        super().__init__(self.message)
         self.detail = detail  # fuller text for the log (never shown to other users)
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ adding users whose passwords then work with PAM, password resets, deleting, zh_C
 
 from __future__ import annotations
 
+import html
 import pwd
 import re
 from collections.abc import AsyncIterator
@@ -211,3 +212,21 @@ async def test_admin_without_admin_access_manages_but_cannot_open_a_server(
     assert stopped.status == 302
     async with admin.http.get(f"{admin_hub.url}/hub/admin?q={person.name}") as r:
         assert f'<tr data-user="{person.name}" data-state="stopped">' in await r.text()
+
+
+async def test_errors_from_the_hub_are_shown_in_chinese(
+    admin: HubClient, admin_hub: HubProcess, admin_user: UnixUser
+) -> None:
+    """Errors raised below the web layer (hub/users.py, auth/) carry a translatable template."""
+    async with admin.http.get(admin_hub.url + "/hub/language?lang=zh_CN&next=/hub/admin") as r:
+        assert r.status == 200
+    taken = await admin.post_form("/hub/admin/users", {"names": admin_user.name}, "/hub/admin")
+    assert taken.status == 409
+    text = html.unescape(await taken.text())
+    assert f"用户 '{admin_user.name}' 已存在" in text
+    assert "already exists" not in text
+    bad = await admin.post_form("/hub/admin/users", {"names": "9lives"}, "/hub/admin")
+    assert bad.status == 400
+    text = html.unescape(await bad.text())
+    assert "'9lives' 不是有效的用户名" in text
+    assert "not a valid user name" not in text

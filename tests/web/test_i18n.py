@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+import courtyard
 import courtyard.web
 from courtyard.web.i18n import LANGUAGES, load_catalog, pick_language, translator
 from courtyard.web.render import build_environment
 
 WEB = Path(courtyard.web.__file__).parent
+SOURCE = Path(courtyard.__file__).parent  # errors raised anywhere may reach a page
 MARKERS = {"_", "gettext", "ngettext", "N_"}
 
 
@@ -77,8 +79,9 @@ def template_messages() -> set[str]:
 
 
 def python_messages() -> set[str]:
+    """Messages marked in any module of src/courtyard: web handlers and error templates."""
     found: set[str] = set()
-    for path in WEB.rglob("*.py"):
+    for path in SOURCE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Call) and _called_name(node) in MARKERS and node.args:
                 first = node.args[0]
@@ -101,7 +104,10 @@ def all_messages() -> set[str]:
 
 def test_messages_are_found_in_templates_and_python() -> None:
     assert "Log in" in template_messages()
-    assert "Invalid username or password." in python_messages()
+    found = python_messages()
+    assert "Invalid username or password." in found
+    assert "user {name!r} already exists" in found  # an error template from store/
+    assert "{name} cannot be a Unix account name" in " ".join(found)  # from auth/
 
 
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
@@ -124,4 +130,5 @@ def test_translations_keep_their_placeholders(lang: str) -> None:
 
 
 def _placeholders(text: str) -> list[str]:
-    return sorted(re.findall(r"%\(\w+\)[sd]", text))
+    """``%(name)s`` (templates) and ``{name!r}`` (error templates, str.format)."""
+    return sorted(re.findall(r"%\(\w+\)[sd]|\{\w+(?:![rs])?(?::[^{}]*)?\}", text))

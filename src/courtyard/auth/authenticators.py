@@ -21,7 +21,7 @@ from courtyard.auth.credentials import (
 )
 from courtyard.auth.pam import pam_authenticate
 from courtyard.config.settings import Settings
-from courtyard.errors import AuthError, UserExistsError
+from courtyard.errors import N_, AuthError, UserExistsError
 from courtyard.store import Store
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,9 @@ class LocalAuthenticator:
         check_new_password(chosen)
         existing = self.store.get_user(normal)
         if existing is not None and existing.password_hash is not None:
-            raise UserExistsError(f"user {normal!r} already has an account")
+            raise UserExistsError(
+                N_("user {name!r} already has an account"), params={"name": normal}
+            )
         if existing is None:
             self.store.add_user(normal, admin=admin)
         await self._store_password(normal, chosen)
@@ -203,8 +205,11 @@ def valid_new_name(name: str) -> str:
     normal = normalize_name(name)
     if normal is None:
         raise AuthError(
-            f"{shown(name)} is not a valid user name: use lower-case letters, digits, '_', '.'"
-            " and '-', starting with a letter or '_', at most 64 characters."
+            N_(
+                "{name} is not a valid user name: use lower-case letters, digits, '_', '.'"
+                " and '-', starting with a letter or '_', at most 64 characters."
+            ),
+            params={"name": shown(name)},
         )
     return normal
 
@@ -212,8 +217,8 @@ def valid_new_name(name: str) -> str:
 def check_new_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise AuthError(
-            f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters; "
-            f"this one has {len(password)}."
+            N_("a password needs {min} to {max} characters; this one has {length}."),
+            params={"min": MIN_PASSWORD, "max": MAX_PASSWORD, "length": len(password)},
         )
 
 

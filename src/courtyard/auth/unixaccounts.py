@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from courtyard.auth.credentials import shown
-from courtyard.errors import AuthError, UnknownUserError, UserExistsError
+from courtyard.errors import N_, AuthError, UnknownUserError, UserExistsError
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,11 @@ def check_unix_name(name: str) -> str:
     """``name`` if it may become a Unix account; AuthError saying the rule otherwise."""
     if not UNIX_NAME.fullmatch(name):
         raise AuthError(
-            f"{shown(name)} cannot be a Unix account name: use 1 to 32 lower-case letters, "
-            "digits, '-' and '_', starting with a letter."
+            N_(
+                "{name} cannot be a Unix account name: use 1 to 32 lower-case letters, "
+                "digits, '-' and '_', starting with a letter."
+            ),
+            params={"name": shown(name)},
         )
     return name
 
@@ -88,11 +91,15 @@ def run_tool(argv: list[str], *, stdin: str | None = None) -> None:
             argv, input=stdin, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise AuthError(f"{argv[0]} could not run: {exc}. Is Courtyard running as root?") from exc
+        raise AuthError(
+            N_("{tool} could not run: {reason}. Is Courtyard running as root?"),
+            params={"tool": argv[0], "reason": str(exc)},
+        ) from exc
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
         raise AuthError(
-            f"{argv[0]} failed (exit status {done.returncode}): {said[-1] if said else '?'}"
+            N_("{tool} failed (exit status {status}): {said}"),
+            params={"tool": argv[0], "status": done.returncode, "said": said[-1] if said else "?"},
         )
 
 
@@ -100,7 +107,9 @@ def create_account(name: str, password: str | None = None, shell: str = "/bin/ba
     """``useradd -m`` a new account (with its home), then set its password if given."""
     check_unix_name(name)
     if uid_of(name) is not None:
-        raise UserExistsError(f"a Unix account named {name!r} already exists")
+        raise UserExistsError(
+            N_("a Unix account named {name!r} already exists"), params={"name": name}
+        )
     run_tool(["useradd", "-m", "-s", shell, "--", name])
     log.info("created Unix account %r", name)
     if password is not None:
@@ -111,9 +120,9 @@ def set_password(name: str, password: str) -> None:
     """Set the password of an existing account with ``chpasswd`` (name:password on stdin)."""
     check_unix_name(name)
     if uid_of(name) is None:
-        raise UnknownUserError(f"there is no Unix account named {name!r}")
+        raise UnknownUserError(N_("there is no Unix account named {name!r}"), params={"name": name})
     if any(c in password for c in "\n\r\0"):
-        raise AuthError("a password cannot contain line breaks or NUL characters.")
+        raise AuthError(N_("a password cannot contain line breaks or NUL characters."))
     run_tool(["chpasswd"], stdin=f"{name}:{password}\n")
     log.info("set the password of Unix account %r", name)
 

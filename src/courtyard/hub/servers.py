@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
-from courtyard.errors import CourtyardError, ServerStateError, SpawnError
+from courtyard.errors import N_, CourtyardError, ServerStateError, SpawnError
 from courtyard.hub.progress import ProgressLog
 from courtyard.proxy.routes import Route, RouteTable
 from courtyard.spawners.base import Endpoint, Spawner, Started
@@ -121,7 +121,10 @@ class ServerManager:
         if handle.state in ("starting", "running"):
             return handle
         if handle.state == "stopping":
-            raise ServerStateError(f"{user}'s server is stopping; start it again in a moment.")
+            raise ServerStateError(
+                N_("{user}'s server is stopping; start it again in a moment."),
+                params={"user": user},
+            )
         handle.state = "starting"
         handle.progress = ProgressLog()
         handle.spawner = self.make_spawner(user, None, profile)

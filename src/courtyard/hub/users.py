@@ -23,9 +23,9 @@ from courtyard.auth.authenticators import (
 )
 from courtyard.auth.sessions import SessionManager
 from courtyard.config.settings import Settings
-from courtyard.errors import AuthError, UnknownUserError, UserExistsError
+from courtyard.errors import N_, AuthError, UnknownUserError, UserExistsError
 from courtyard.store.records import UserRecord
-from courtyard.store.store import Store
+from courtyard.store.store import USER_EXISTS, Store
 
 log = logging.getLogger("courtyard.users")
 
@@ -90,11 +90,14 @@ class UserAdmin:
             check_new_password(password)
         for name in checked:
             if self.store.get_user(name) is not None:
-                raise UserExistsError(f"user {name!r} already exists")
+                raise UserExistsError(USER_EXISTS, params={"name": name})
             if self.needs_existing_account and unixaccounts.uid_of(name) is None:
                 raise UnknownUserError(
-                    f"there is no Unix account named {name!r}. Create it first, or set "
-                    "create_system_users = true to let Courtyard create it."
+                    N_(
+                        "there is no Unix account named {name!r}. Create it first, or set "
+                        "create_system_users = true to let Courtyard create it."
+                    ),
+                    params={"name": name},
                 )
         return [await self._add_one(name, admin, password) for name in checked]
 
@@ -126,8 +129,11 @@ class UserAdmin:
             unixaccounts.set_password(name, chosen)
         else:
             raise AuthError(
-                f"{name!r} is a Unix account and Courtyard is not running as root: "
-                f"change it with 'passwd {name}'."
+                N_(
+                    "{name!r} is a Unix account and Courtyard is not running as root: "
+                    "change it with 'passwd {name}'."
+                ),
+                params={"name": name},
             )
         log.info("password of %r changed", name)
         return chosen
@@ -142,7 +148,9 @@ class UserAdmin:
     def rename(self, name: str, raw_new_name: str) -> UserRecord:
         """Rename a local account; its sessions end (they carry the old name)."""
         if not self.can_rename:
-            raise AuthError(f"{name!r} is a Unix account and keeps its name.")
+            raise AuthError(
+                N_("{name!r} is a Unix account and keeps its name."), params={"name": name}
+            )
         new_name = self.check_name(raw_new_name)
         record = self.store.rename_user(name, new_name)
         self._log_out(name)

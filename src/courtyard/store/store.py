@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from courtyard.errors import StoreError, UnknownUserError, UserExistsError
+from courtyard.errors import N_, StoreError, UnknownUserError, UserExistsError
 from courtyard.store import schema
 from courtyard.store.models import Server, Session, User
 from courtyard.store.records import (
@@ -34,6 +34,8 @@ from courtyard.store.timestamps import from_epoch
 
 Clock = Callable[[], float]
 USER_SORTS = ("name", "activity")
+USER_EXISTS = N_("user {name!r} already exists")
+NO_SUCH_USER = N_("no user named {name!r}")
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ class Store:
                 db.flush()
                 return user_record(row)
         except IntegrityError as exc:
-            raise UserExistsError(f"user {name!r} already exists") from exc
+            raise UserExistsError(USER_EXISTS, params={"name": name}) from exc
 
     def ensure_user(self, name: str, *, admin: bool = False) -> UserRecord:
         """The user named ``name``, added first if missing (admin only applies when added)."""
@@ -190,7 +192,7 @@ class Store:
     def require_user(self, name: str) -> UserRecord:
         found = self.get_user(name)
         if found is None:
-            raise UnknownUserError(f"no user named {name!r}")
+            raise UnknownUserError(NO_SUCH_USER, params={"name": name})
         return found
 
     def delete_user(self, name: str) -> bool:
@@ -241,12 +243,12 @@ class Store:
             with self.transaction() as db:
                 row = db.scalar(select(User).where(User.name == name))
                 if row is None:
-                    raise UnknownUserError(f"no user named {name!r}")
+                    raise UnknownUserError(NO_SUCH_USER, params={"name": name})
                 row.name = new_name
                 db.flush()
                 return user_record(row)
         except IntegrityError as exc:
-            raise UserExistsError(f"user {new_name!r} already exists") from exc
+            raise UserExistsError(USER_EXISTS, params={"name": new_name}) from exc
 
     def set_admin(self, name: str, admin: bool) -> UserRecord:
         return self._update_user(name, admin=admin)
@@ -258,7 +260,7 @@ class Store:
         with self.transaction() as db:
             row = db.scalar(select(User).where(User.name == name))
             if row is None:
-                raise UnknownUserError(f"no user named {name!r}")
+                raise UnknownUserError(NO_SUCH_USER, params={"name": name})
             for key, value in values.items():
                 setattr(row, key, value)
             return user_record(row)
@@ -317,7 +319,7 @@ class Store:
         with self.transaction() as db:
             user = db.scalar(select(User).where(User.name == name))
             if user is None:
-                raise UnknownUserError(f"no user named {name!r}")
+                raise UnknownUserError(NO_SUCH_USER, params={"name": name})
             row = db.scalar(select(Server).where(Server.user_id == user.id))
             if row is None:
                 row = Server(user_id=user.id, state="stopped", spawner_state="{}", secret="")
@@ -346,7 +348,7 @@ class Store:
         with self.transaction() as db:
             user = db.scalar(select(User).where(User.name == name))
             if user is None:
-                raise UnknownUserError(f"no user named {name!r}")
+                raise UnknownUserError(NO_SUCH_USER, params={"name": name})
             row = Session(
                 id_hash=id_hash,
                 user_id=user.id,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from courtyard.errors import UnknownUserError, UserExistsError
 from courtyard.store.models import ApiToken, Group, User, UserGroup
-from courtyard.store.store import Store
+from courtyard.store.store import NO_SUCH_USER, Store
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class TokenStore:
         with self.store.transaction() as db:
             owner = db.scalar(select(User).where(User.name == user))
             if owner is None:
-                raise UnknownUserError(f"no user named {user!r}")
+                raise UnknownUserError(NO_SUCH_USER, params={"name": user})
             row = ApiToken(
                 user_id=owner.id,
                 hash=token_hash,

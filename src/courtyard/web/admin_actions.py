@@ -18,22 +18,18 @@ from aiohttp import web
 
 from courtyard.auth.authenticators import MIN_PASSWORD
 from courtyard.auth.nexturl import safe_next
-from courtyard.errors import AuthError, ServerStateError, UnknownUserError, UserExistsError
+from courtyard.errors import AuthError, ServerStateError
 from courtyard.hub.users import NewAccount
 from courtyard.store.records import UserRecord
 from courtyard.web.admin import admin_page, gettext, install_meter, require_admin, user_admin
-from courtyard.web.context import ctx, render
+from courtyard.web.context import ctx, error_text, render
 from courtyard.web.i18n import N_
 
 log = logging.getLogger("courtyard.admin")
 MAX_NAMES = 200
 
 CONFIRM_NEEDED = N_("Tick the confirmation box to do this.")
-USER_EXISTS = N_("A user with this name already exists.")
 NO_SUCH_USER = N_("There is no such user or Unix account.")
-BAD_NAME = N_(
-    "Not a valid user name: use lower-case letters, digits, '-' and '_', starting with a letter."
-)
 SHORT_PASSWORD = N_("A password needs at least 8 characters.")
 NO_NAMES = N_("Enter at least one user name.")
 NOT_YOURSELF = N_("You cannot do this to your own account.")
@@ -48,19 +44,6 @@ def back_url(form: Mapping[str, object]) -> str:
 
 def with_done(url: str, done: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}done={done}"
-
-
-def explain(request: web.Request, exc: AuthError) -> str:
-    """A translated message for the failures people cause; the English one otherwise."""
-    if isinstance(exc, UserExistsError):
-        return gettext(request, USER_EXISTS)
-    if isinstance(exc, UnknownUserError):
-        return gettext(request, NO_SUCH_USER)
-    if "valid user name" in exc.message or "cannot be a Unix account name" in exc.message:
-        return gettext(request, BAD_NAME)
-    if "a password needs" in exc.message:
-        return gettext(request, SHORT_PASSWORD)
-    return exc.message
 
 
 def result_page(
@@ -108,7 +91,9 @@ async def add_users(request: web.Request) -> web.StreamResponse:
             names, admin=form.get("admin") == "1", password=password
         )
     except AuthError as exc:
-        return result_page(request, back=back, status=exc.http_status, error=explain(request, exc))
+        return result_page(
+            request, back=back, status=exc.http_status, error=error_text(request, exc)
+        )
     log.info("admin %s added users %s", who.name, ", ".join(a.name for a in added))
     shown = [account for account in added if account.password]
     if not shown:
@@ -202,7 +187,7 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
             users.rename(user.name, new_name)
     except AuthError as exc:
         return result_page(
-            request, back=edit_url, status=exc.http_status, error=explain(request, exc)
+            request, back=edit_url, status=exc.http_status, error=error_text(request, exc)
         )
     log.info("admin %s edited user %s", who.name, user.name)
     raise web.HTTPFound(with_done(f"/hub/admin/users/{quote(new_name)}", "saved"))
@@ -222,7 +207,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
         chosen = await user_admin(request).set_password(user.name, given)
     except AuthError as exc:
         return result_page(
-            request, back=edit_url, status=exc.http_status, error=explain(request, exc)
+            request, back=edit_url, status=exc.http_status, error=error_text(request, exc)
         )
     log.info("admin %s set the password of %s", who.name, user.name)
     shown = [NewAccount(user.name, chosen)] if given is None else []
@@ -246,7 +231,7 @@ async def delete_user(request: web.Request) -> web.StreamResponse:
         user_admin(request).delete(user.name, remove_unix_account=remove_unix)
     except AuthError as exc:
         return result_page(
-            request, back=edit_url, status=exc.http_status, error=explain(request, exc)
+            request, back=edit_url, status=exc.http_status, error=error_text(request, exc)
         )
     log.info(
         "admin %s deleted user %s%s",

@@ -13,13 +13,23 @@ from courtyard.auth import csrf
 from courtyard.auth.tokens import token_from_header
 from courtyard.errors import CourtyardError
 from courtyard.web import account, admin_actions, fallback, home, login, spawnform
-from courtyard.web.context import CONTEXT, WebContext, error_page, form_token_valid
+from courtyard.web.context import (
+    CONTEXT,
+    WebContext,
+    error_page,
+    error_text,
+    form_token_valid,
+    language,
+)
+from courtyard.web.i18n import N_, translator
 from courtyard.web.static import static_file
 from courtyard.web.tokens import create_token, revoke_token, show_tokens
 
 log = logging.getLogger("courtyard.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_FORM_BYTES = 64 * 1024
+CROSS_SITE = N_("Cross-site request refused.")
+FORM_STALE = N_("This form has expired. Reload the page and try again.")
 
 
 @web.middleware
@@ -32,7 +42,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
     except CourtyardError as e:
         log.warning("%s %s: %s", request.method, request.path, e.message)
-        return error_page(request, e.http_status, e.message)
+        return error_page(request, e.http_status, error_text(request, e))
 
 
 @web.middleware
@@ -45,12 +55,12 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
     ):
         return await handler(request)  # a token is no ambient credential: no CSRF to fear
     if not csrf.same_origin(request.headers):
-        return error_page(request, 403, "Cross-site request refused.")
+        return error_page(request, 403, translator(language(request)).gettext(CROSS_SITE))
     if request.path.startswith("/hub/api/"):
         return await handler(request)
     form = await request.post()
     if not form_token_valid(request, str(form.get("_xsrf", ""))):
-        return error_page(request, 403, "This form has expired. Reload the page and try again.")
+        return error_page(request, 403, translator(language(request)).gettext(FORM_STALE))
     return await handler(request)
 
 

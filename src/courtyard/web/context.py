@@ -13,10 +13,11 @@ from courtyard.auth.principal import Gate, Principal
 from courtyard.auth.sessions import SessionManager
 from courtyard.auth.throttle import LoginThrottle
 from courtyard.config.settings import Settings
+from courtyard.errors import CourtyardError
 from courtyard.hub.servers import ServerManager
 from courtyard.store.store import Store
 from courtyard.web.i18n import LANGUAGES as LANGUAGES
-from courtyard.web.i18n import pick_language
+from courtyard.web.i18n import pick_language, translator
 from courtyard.web.render import PageRenderer
 
 LANG_COOKIE = "courtyard-lang"
@@ -66,6 +67,11 @@ def language(request: web.Request) -> str:
         request.cookies.get(LANG_COOKIE),
         ctx(request).settings.language,
     )
+
+
+def error_text(request: web.Request, exc: CourtyardError) -> str:
+    """The error's message in the request's language (see errors.py: templates + params)."""
+    return translator(language(request)).error(exc)
 
 
 def wants_json(request: web.Request) -> bool:

@@ -9,7 +9,15 @@ from aiohttp import web
 from courtyard.auth.nexturl import safe_next
 from courtyard.auth.principal import Principal
 from courtyard.errors import ServerStateError
-from courtyard.web.context import LANG_COOKIE, LANGUAGES, ctx, error_page, principal, render
+from courtyard.web.context import (
+    LANG_COOKIE,
+    LANGUAGES,
+    ctx,
+    error_page,
+    error_text,
+    principal,
+    render,
+)
 from courtyard.web.culling import cull_notice
 from courtyard.web.spawnform import offered_profiles, profile_error
 
@@ -50,7 +58,7 @@ async def spawn(request: web.Request) -> web.StreamResponse:
     try:
         servers.request_start(who.name, profile)
     except ServerStateError as e:
-        return error_page(request, 409, e.message)
+        return error_page(request, 409, error_text(request, e))
     raise web.HTTPFound(f"/hub/spawn-pending?next={quote(nxt)}")
 
 

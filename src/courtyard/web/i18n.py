@@ -7,7 +7,8 @@ serves every ``n``; a language with more forms would need a plural rule here.
 
 Messages that Python code (the handlers) shows on a page are marked with :func:`N_` where they
 are defined and translated with ``translator(lang).gettext(...)`` where they are shown, so that
-the catalog tests find every one of them.
+the catalog tests find every one of them. Errors (CourtyardError) carry a marked template and
+its params, wherever in Courtyard they are raised: ``translator(lang).error(exc)`` shows them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+from courtyard.errors import N_ as N_
+from courtyard.errors import CourtyardError
+
 LANGUAGES: dict[str, str] = {"en": "English", "zh_CN": "简体中文"}
 
 SOURCE_LANGUAGE = "en"
@@ -25,11 +29,6 @@ SOURCE_LANGUAGE = "en"
 _SIMPLIFIED_CHINESE = ("zh", "zh-cn", "zh-sg", "zh-hans")
 
 _MAX_HEADER = 1024  # longer Accept-Language headers are cut; nobody needs more
-
-
-def N_(message: str) -> str:  # the conventional name of gettext_noop
-    """Mark *message* for translation without translating it now."""
-    return message
 
 
 # Messages the handlers put on pages (defined here so the catalog and its tests see them).
@@ -55,6 +54,17 @@ class Translator:
         if translated:
             return translated
         return singular if n == 1 else plural
+
+    def error(self, exc: CourtyardError) -> str:
+        """The error's message in this language: its translated template with its params
+        (the English message if a translation does not fit the params)."""
+        translated = self.gettext(exc.template)
+        if not exc.params:
+            return translated
+        try:
+            return translated.format(**exc.params)
+        except (KeyError, IndexError, ValueError):
+            return exc.message
 
 
 def load_catalog(lang: str) -> dict[str, str]:
