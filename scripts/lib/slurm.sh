@@ -14,6 +14,7 @@ SLURM_CONF_PATH=/etc/slurm/slurm.conf
 SLURM_MARKER="# written by courtyard scripts/lib/slurm.sh"
 SLURM_DIR=/var/spool/courtyard-slurm
 SLURM_PARTITION=courtyard
+SLURM_HIGH_PARTITION=courtyard-high   # same node, higher PriorityTier: its jobs preempt
 SLURM_STARTED=()   # pid files of the daemons started here
 
 slurm_installed() {
@@ -64,16 +65,34 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 # quick tests: time limits enforced at once, short grace between SIGTERM and SIGKILL,
 # finished jobs remembered for 10 minutes (squeue/scontrol show their end state)
+# Preemption: a job in $SLURM_HIGH_PARTITION (PriorityTier 10) that needs the CPUs cancels
+# jobs of $SLURM_PARTITION (PriorityTier 1); they end in state PREEMPTED.
+PreemptType=preempt/partition_prio
+PreemptMode=CANCEL
 OverTimeLimit=0
 KillWait=5
 MinJobAge=600
 InactiveLimit=0
 SlurmdTimeout=60
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
-PartitionName=$SLURM_PARTITION Nodes=$node Default=YES MaxTime=24:00:00 State=UP
+PartitionName=$SLURM_PARTITION Nodes=$node Default=YES MaxTime=24:00:00 State=UP PriorityTier=1
+PartitionName=$SLURM_HIGH_PARTITION Nodes=$node MaxTime=24:00:00 State=UP PriorityTier=10
 EOF
   chmod 644 "$SLURM_CONF_PATH.tmp"
+  if cmp -s "$SLURM_CONF_PATH.tmp" "$SLURM_CONF_PATH"; then
+    rm -f "$SLURM_CONF_PATH.tmp"
+    return 0
+  fi
   mv "$SLURM_CONF_PATH.tmp" "$SLURM_CONF_PATH"
+  slurm_reconfigure
+}
+
+# A changed slurm.conf reaches daemons that already run (left by an earlier run) through
+# `scontrol reconfigure`; when slurmctld does not answer, it reads the file as it starts.
+slurm_reconfigure() {
+  timeout 5 scontrol ping >/dev/null 2>&1 || return 0
+  timeout 15 scontrol reconfigure >/dev/null 2>&1 \
+    || warn "scontrol reconfigure failed: the running Slurm keeps its old configuration"
 }
 
 slurm_start_munged() {

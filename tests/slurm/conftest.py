@@ -1,8 +1,14 @@
-"""A hub with spawner = "slurm" on the one-node cluster scripts/lib/slurm.sh starts."""
+"""A hub with spawner = "slurm" on the one-node cluster scripts/lib/slurm.sh starts.
+
+That cluster has two partitions on its node: LOW_PARTITION (the default) and HIGH_PARTITION,
+whose jobs preempt (cancel) LOW_PARTITION's when they need the CPUs.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -10,13 +16,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.conftest import UnixUser
 from tests.e2e.conftest import hub_config
+from tests.hubclient import HubClient
 from tests.hubprocess import HubProcess
 
-SLURM_CONFIG = """
+LOW_PARTITION = "courtyard"
+HIGH_PARTITION = "courtyard-high"
+SLURM_CONFIG = f"""
 [slurm]
 time = "0:30:00"
 cpus = 1
@@ -31,6 +41,11 @@ description = "1 CPU, 30 minutes"
 name = "long"
 description = "1 CPU, 2 hours"
 time = "2:00:00"
+
+[[slurm.profiles]]
+name = "preemptible"
+description = "1 CPU, may be preempted"
+partition = "{LOW_PARTITION}"
 """
 
 
@@ -52,9 +67,7 @@ def slurm_cluster() -> None:
 
 
 @pytest.fixture(scope="module")
-def slurm_hub(
-    slurm_cluster: None, alice: UnixUser, bob: UnixUser
-) -> Iterator[HubProcess]:
+def slurm_hub(slurm_cluster: None, alice: UnixUser, bob: UnixUser) -> Iterator[HubProcess]:
     root = Path(tempfile.mkdtemp(prefix="cys", dir="/tmp"))
     root.chmod(0o755)
     config = hub_config(alice.name, bob.name, spawner="slurm") + SLURM_CONFIG
@@ -65,6 +78,23 @@ def slurm_hub(
     for user in (alice.name, bob.name):
         subprocess.run(["scancel", "--user", user], check=False)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def partitions() -> set[str]:
+    out = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def job_field(job: str, name: str) -> str:
+    """One ``Name=value`` of ``scontrol show job``, e.g. TimeLimit or NumCPUs."""
+    out = subprocess.run(
+        ["scontrol", "-o", "show", "job", job], capture_output=True, text=True, check=True
+    ).stdout
+    for word in out.split():
+        key, _, value = word.partition("=")
+        if key == name:
+            return value
+    raise AssertionError(f"no {name} in scontrol show job {job}: {out[:300]}")
 
 
 def squeue(user: str) -> list[tuple[str, str, str]]:
@@ -84,3 +114,17 @@ def wait_for(condition: object, timeout: float, what: str) -> object:
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+async def progress_messages(client: HubClient, user: str, until: str, timeout: float) -> list[str]:
+    """Progress messages of the current start, read until one matches ``until``."""
+    url = f"{client.base}/hub/api/users/{user}/server/progress"
+    seen: list[str] = []
+    async with client.http.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+        async for raw in r.content:
+            line = raw.decode().strip()
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:]).get("message", ""))
+                if re.search(until, seen[-1]):
+                    return seen
+    raise AssertionError(f"no progress message matched {until!r}: {seen}")

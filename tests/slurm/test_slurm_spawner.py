@@ -7,34 +7,17 @@ most of it Slurm's time-limit check (every 30 s) in the last test.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import subprocess
 import time
 
-import aiohttp
 import pytest
 
 from tests.conftest import UnixUser
 from tests.hubclient import HubClient
 from tests.hubprocess import HubProcess
-from tests.slurm.conftest import squeue, wait_for
+from tests.slurm.conftest import progress_messages, squeue, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slurm]
-
-
-async def progress_messages(client: HubClient, user: str, until: str, timeout: float) -> list[str]:
-    """Progress messages of the current start, read until one matches ``until``."""
-    url = f"{client.base}/hub/api/users/{user}/server/progress"
-    seen: list[str] = []
-    async with client.http.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
-        async for raw in r.content:
-            line = raw.decode().strip()
-            if line.startswith("data:"):
-                seen.append(json.loads(line[5:]).get("message", ""))
-                if re.search(until, seen[-1]):
-                    return seen
-    raise AssertionError(f"no progress message matched {until!r}: {seen}")
 
 
 def running_job(user: str) -> str:

@@ -17,6 +17,7 @@ COMMAND_TIMEOUT = 30.0  # seconds; slurmctld answers in milliseconds when it is 
 ACTIVE_STATES = frozenset(
     {"PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "REQUEUED", "RESIZING", "SIGNALING"}
 )
+TIME_LIMIT_REASONS = frozenset({"TimeLimit", "Deadline"})
 END_REASONS = {  # final job state -> the stop reason the hub records (see web/home.html)
     "TIMEOUT": "timelimit",
     "DEADLINE": "timelimit",
@@ -38,11 +39,19 @@ class JobInfo:
 
     @property
     def active(self) -> bool:
+        """Queued or running - or COMPLETING for a cause not known yet.
+
+        A preempted or cancelled job shows COMPLETING (not PREEMPTED, CANCELLED) until its
+        processes are gone, with no reason; its final state comes a few seconds later (at most
+        KillWait), so it counts as active until then. A time limit is known at once (reason
+        TimeLimit), so such a job has ended."""
+        if self.state == "COMPLETING":
+            return self.reason not in TIME_LIMIT_REASONS
         return self.state in ACTIVE_STATES
 
     @property
     def end_reason(self) -> str:
-        if self.reason in ("TimeLimit", "Deadline"):  # also while still COMPLETING
+        if self.reason in TIME_LIMIT_REASONS:  # also while still COMPLETING
             return "timelimit"
         return END_REASONS.get(self.state, "exited")
 
