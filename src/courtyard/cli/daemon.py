@@ -56,7 +56,12 @@ def add_stop_options(parser: argparse.ArgumentParser) -> None:
 
 def daemon_body(settings: Settings) -> Any:
     def body(notify: Notify) -> int:
-        configure_daemon_logging(log_path(settings.resolved_state_dir()), settings.log_level)
+        configure_daemon_logging(
+            log_path(settings.resolved_state_dir()),
+            settings.log_level,
+            settings.log_max_bytes,
+            settings.log_backups,
+        )
 
         def on_ready(hub: Courtyard) -> None:
             print_banner(hub, secrets=False)  # into the log: no first-account password

@@ -202,6 +202,10 @@ class Settings:
     log_level: str = setting(
         "info", "Log verbosity.", choices=("debug", "info", "warning", "error")
     )
+    log_max_bytes: int = setting(
+        10 * 1024 * 1024, "Size at which 'courtyard start' rotates its log file.", min=1024
+    )
+    log_backups: int = setting(5, "Rotated log files kept (courtyard.log.1, ...).", min=1)
     # REST API and services
     services: list[ServiceConfig] = setting(
         [],

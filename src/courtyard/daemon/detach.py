@@ -44,8 +44,11 @@ def redirect_stdio(fd: int) -> None:
     os.dup2(fd, 2)
 
 
-def configure_daemon_logging(log_path: Path, level: str) -> None:
-    handler = StdioRotatingHandler(log_path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS)
+def configure_daemon_logging(
+    log_path: Path, level: str, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS
+) -> None:
+    """Log to ``log_path``, rotated at ``max_bytes`` with ``backups`` old files kept."""
+    handler = StdioRotatingHandler(log_path, maxBytes=max_bytes, backupCount=backups)
     handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -35,6 +35,7 @@ def follow(
                 out.flush()
                 continue
             if rotated(path, inode):
+                copy_rest(f, out)  # lines written between our last read and the rotation
                 f.close()
                 f = path.open(errors="replace")
                 inode = os.fstat(f.fileno()).st_ino
@@ -42,6 +43,13 @@ def follow(
             time.sleep(FOLLOW_POLL)
     finally:
         f.close()
+
+
+def copy_rest(f: TextIO, out: TextIO) -> None:
+    rest = f.read()
+    if rest:
+        out.write(rest)
+        out.flush()
 
 
 def rotated(path: Path, inode: int) -> bool:
