@@ -1,4 +1,6 @@
-"""One request and its response: choosing the upstream, streaming both bodies, faults.
+"""One request and its response: the upstream head, streaming both bodies, faults.
+
+Where the request goes (path rules, route, identity, injected lines) is dispatch.py's answer.
 
 The client connection fills the request side (head, then body chunks) and starts the exchange
 when it is first in line; the upstream connection feeds the response side. Bodies are never
