@@ -1,4 +1,5 @@
-"""Servers as jobs on a real one-node Slurm: run code, re-attach, PENDING, cancel, time limit.
+"""Servers as jobs on a real one-node Slurm: the profile form after login, run code, re-attach,
+PENDING, cancel, time limit.
 
 The tests share one hub and run in order (alice's job is reused); about 1-2 minutes in all,
 most of it Slurm's time-limit check (every 30 s) in the last test.
@@ -15,7 +16,7 @@ import pytest
 from tests.conftest import UnixUser
 from tests.hubclient import HubClient
 from tests.hubprocess import HubProcess
-from tests.slurm.conftest import progress_messages, squeue, wait_for
+from tests.slurm.conftest import job_field, progress_messages, squeue, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slurm]
 
@@ -26,12 +27,29 @@ def running_job(user: str) -> str:
     return jobs[0]
 
 
+async def test_login_leads_to_the_profile_form_and_the_chosen_profile_is_the_job(
+    slurm_hub: HubProcess, alice: UnixUser
+) -> None:
+    async with HubClient(slurm_hub.url) as client:
+        r = await client.login(alice.name, alice.password)
+        assert (r.status, r.headers["Location"]) == (302, "/hub/spawn")
+        assert not [job for job in squeue(alice.name) if job[1] in ("PENDING", "RUNNING")]
+        status, form, _ = await client.get("/hub/spawn")
+        assert status == 200
+        assert 'value="long"' in form
+        r = await client.post_form("/hub/spawn", {"profile": "long"}, token_from="/hub/spawn")
+        assert r.status == 302
+        await client.wait_until_ready(alice.name, timeout=120)
+        job = running_job(alice.name)
+        assert job_field(job, "TimeLimit") == "02:00:00"  # the profile's, not [slurm] time
+
+
 async def test_alices_server_is_a_slurm_job_of_hers_and_runs_code(
     slurm_hub: HubProcess, alice: UnixUser
 ) -> None:
     async with HubClient(slurm_hub.url) as client:
-        await client.login(alice.name, alice.password)
-        await client.wait_until_ready(alice.name, timeout=120)
+        r = await client.login(alice.name, alice.password)
+        assert r.headers["Location"] == "/hub/spawn-pending"  # running: no form, no new job
         job = running_job(alice.name)
         kernel = await client.start_kernel(alice.name)
         code = "import os; (os.environ['SLURM_JOB_ID'], os.getuid())"

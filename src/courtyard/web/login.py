@@ -7,8 +7,10 @@ import logging
 from aiohttp import web
 
 from courtyard.auth.nexturl import safe_next
+from courtyard.errors import ServerStateError
 from courtyard.web.context import client_ip, ctx, language, principal, render
 from courtyard.web.i18n import LOGIN_FAILED, translator
+from courtyard.web.spawnform import offered_profiles
 
 log = logging.getLogger("courtyard.login")
 
@@ -58,12 +60,22 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         c.store.set_admin(user, True)
     cookie = c.sessions.create(user, user_agent=request.headers.get("User-Agent", ""), ip=ip)
     log.info("%s logged in from %s", user, ip)
-    if not nxt:
-        c.servers.request_start(user)
-        nxt = "/hub/spawn-pending"
-    response = web.HTTPFound(nxt)
+    response = web.HTTPFound(nxt or first_page(request, user))
     set_session_cookie(request, response, cookie)
     raise response
+
+
+def first_page(request: web.Request, user: str) -> str:
+    """Where a login without next= leads: the spawn form when there are resource profiles to
+    choose from (and no server yet); otherwise the server starts at once."""
+    c = ctx(request)
+    if offered_profiles(c.settings) and c.servers.view(user).state == "stopped":
+        return "/hub/spawn"
+    try:
+        c.servers.request_start(user)
+    except ServerStateError:  # still stopping: home shows that and refreshes
+        return "/hub/home"
+    return "/hub/spawn-pending"
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
