@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from courtyard.singleuser.contract import (
@@ -33,6 +34,9 @@ from courtyard.singleuser.labsettings import LANGUAGE_ENV, preset_lab_language
 
 IDENTITY_PROVIDER = "courtyard.singleuser.identity.CourtyardIdentityProvider"
 HUB_LOGIN_URL = "/hub/login"
+# Prebuilt JupyterLab extensions shipped in this package (the cull warning; source in
+# labextension/ at the repository's root, rebuilt by scripts/build-labextension).
+LABEXTENSIONS = Path(__file__).resolve().parent / "labextension"
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,9 @@ class LaunchOptions:
     extra_args: tuple[str, ...] = ()
 
 
-def build_argv(options: LaunchOptions, *, as_root: bool) -> list[str]:
-    """The jupyter_server command line for these options (no secret in it, ever)."""
+def build_argv(options: LaunchOptions, *, as_root: bool, lab: bool = False) -> list[str]:
+    """The jupyter_server command line for these options (no secret in it, ever); with
+    ``lab``, JupyterLab also loads Courtyard's own extensions from this package."""
     argv = [
         f"--ServerApp.base_url={base_url_for(options.name)}",
         f"--ServerApp.sock={options.sock}",
@@ -63,6 +68,8 @@ def build_argv(options: LaunchOptions, *, as_root: bool) -> list[str]:
     ]
     if as_root:
         argv.append("--ServerApp.allow_root=True")
+    if lab:
+        argv.append(f"--LabApp.extra_labextensions_path={LABEXTENSIONS}")
     return argv + list(options.extra_args)
 
 
@@ -101,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(message, EXIT_JUPYTER_MISSING)
     os.umask(0o077)
     preset_lab_language(os.environ.get(LANGUAGE_ENV, ""))
-    app_class.launch_instance(build_argv(options, as_root=os.getuid() == 0))
+    lab = app_class.__name__ == "LabApp"
+    app_class.launch_instance(build_argv(options, as_root=os.getuid() == 0, lab=lab))
     return 0
 
 
