@@ -79,3 +79,18 @@ def test_other_users_token_and_a_token_without_access_are_refused(
             assert r.status_code == 403
             assert r.json()["status"] == 403  # an API answer for an API client, not a page
             assert client.post(f"{base}/kernels", json={"name": "python3"}).status_code == 403
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="proxy/dispatch.py adds X-Courtyard-Auth: token only for user tokens "
+    "(principal.token_id); a service token is refused by jupyter's XSRF check (reported)",
+)
+def test_a_service_token_with_access_servers_writes_too(
+    api_hub: HubProcess, service: Api, running: str
+) -> None:
+    with with_token(str(service.token)) as client:
+        assert client.get(f"{api_hub.url}/user/{running}/api/contents").status_code == 200
+        made = client.post(f"{api_hub.url}/user/{running}/api/kernels", json={"name": "python3"})
+        assert made.status_code == 201, made.text
+        client.delete(f"{api_hub.url}/user/{running}/api/kernels/{made.json()['id']}")
