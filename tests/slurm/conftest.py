@@ -46,6 +46,16 @@ time = "2:00:00"
 name = "preemptible"
 description = "1 CPU, may be preempted"
 partition = "{LOW_PARTITION}"
+
+[[slurm.profiles]]
+name = "broken"
+description = "a partition Slurm does not know"
+partition = "no-such-partition"
+
+[[slurm.profiles]]
+name = "too-long"
+description = "over the partition's MaxTime (24 h)"
+time = "30:00:00"
 """
 
 

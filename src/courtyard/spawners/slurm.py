@@ -32,6 +32,7 @@ from courtyard.spawners.unixuser import TargetUser, lookup_target_user, require_
 SECRET_FILE = "slurm-secret"  # noqa: S105 - a file name
 ENDPOINT_FILE = "slurm-endpoint.json"
 STOP_WAIT = 20.0  # seconds to wait for a cancelled job to leave RUNNING
+HOPELESS_CHECKS = 2  # a start fails when this many checks in a row find the job hopeless
 
 
 class SlurmSpawner:
@@ -127,10 +128,14 @@ class SlurmSpawner:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.slurm.start_timeout
         shown = ""
+        hopeless = 0  # checks in a row that found the job PENDING for good
         while True:
             info = await self._job_info()
             if info is None or not info.active:
                 raise self._ended_error(info)
+            hopeless = hopeless + 1 if info.hopeless else 0
+            if hopeless >= HOPELESS_CHECKS:
+                raise self._hopeless_error(info)
             message = describe(info)
             if message != shown:
                 shown = message
@@ -171,6 +176,14 @@ class SlurmSpawner:
             f"The Slurm job {self.job_id} of {self.user!r} ended before the server answered "
             f"({state}). The administrator can read {str(log)!r}.",
             detail=f"job {self.job_id}: {info}; last log lines:\n{launch.read_log_tail(log, 0)}",
+        )
+
+    def _hopeless_error(self, info: JobInfo) -> SpawnError:
+        return SpawnError(
+            f"Slurm will not run the job {self.job_id} of {self.user!r} ({describe(info)}): "
+            f"it asks for more than its partition, account or QOS allows. The administrator "
+            f"should check the [slurm] settings and profiles.",
+            detail=f"job {self.job_id}: {info}",
         )
 
     def _timeout_error(self, info: JobInfo) -> SpawnTimeoutError:

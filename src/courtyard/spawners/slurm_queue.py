@@ -18,6 +18,17 @@ ACTIVE_STATES = frozenset(
     {"PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "REQUEUED", "RESIZING", "SIGNALING"}
 )
 TIME_LIMIT_REASONS = frozenset({"TimeLimit", "Deadline"})
+# PENDING for one of these reasons waits forever (until an admin changes the cluster or the
+# job): the job asks for more than its partition, account or QOS allows, or names a constraint
+# no node has. Slurm accepts such jobs unless EnforcePartLimits is set.
+HOPELESS_REASONS = frozenset(
+    {
+        "PartitionTimeLimit", "PartitionNodeLimit", "PartitionConfig", "BadConstraints",
+        "AccountNotAllowed", "QOSNotAllowed", "InvalidAccount", "InvalidQOS",
+        "AssocMaxWallDurationPerJobLimit", "QOSMaxWallDurationPerJobLimit",
+        "DependencyNeverSatisfied",
+    }
+)  # fmt: skip
 END_REASONS = {  # final job state -> the stop reason the hub records (see web/home.html)
     "TIMEOUT": "timelimit",
     "DEADLINE": "timelimit",
@@ -48,6 +59,11 @@ class JobInfo:
         if self.state == "COMPLETING":
             return self.reason not in TIME_LIMIT_REASONS
         return self.state in ACTIVE_STATES
+
+    @property
+    def hopeless(self) -> bool:
+        """PENDING for a reason that waiting will not fix (see HOPELESS_REASONS)."""
+        return self.state == "PENDING" and self.reason in HOPELESS_REASONS
 
     @property
     def end_reason(self) -> str:
