@@ -26,6 +26,7 @@ from courtyard.auth.sessions import SECURE_COOKIE_NAME, SessionGate, SessionMana
 from courtyard.auth.throttle import LoginThrottle
 from courtyard.config.settings import Settings, running_as_root
 from courtyard.culler.loop import Culler
+from courtyard.daemon.adminsocket import admin_socket_path, build_admin_app, serve_admin_socket
 from courtyard.daemon.records import remove_status, write_status
 from courtyard.hub.servers import ServerManager
 from courtyard.ports import bind_or_explain
@@ -63,6 +64,10 @@ class StateLayout:
     def control_socket(self) -> Path:
         return self.runtime / "hub.sock"
 
+    @property
+    def admin_socket(self) -> Path:  # never behind the proxy: see daemon/adminsocket.py
+        return admin_socket_path(self.runtime)
+
     def create(self) -> None:
         mode = 0o711 if running_as_root() else 0o700
         for folder in (self.root, self.runtime):
@@ -86,6 +91,7 @@ class Courtyard:
         self.proxy: ProxyServer | None = None
         self.first_account: tuple[str, str] | None = None  # (name, password), shown once
         self._runner: web.AppRunner | None = None
+        self._admin_runner: web.AppRunner | None = None
         self.access: Access | None = None
         cert, key = settings.ssl_cert, settings.ssl_key
         self.tls = server_context(cert, key) if cert else None
@@ -145,6 +151,9 @@ class Courtyard:
         control = build_control_app(context, api)
         add_culling(control, culler)
         await self._start_control_plane(control)
+        self._admin_runner = await serve_admin_socket(
+            build_admin_app(servers, store), self.layout.admin_socket
+        )
         self.proxy = ProxyServer(
             self.routes,
             gate,
@@ -187,6 +196,9 @@ class Courtyard:
             await self.proxy.close()
         if self.culler is not None:
             await self.culler.close()
+        if self._admin_runner is not None:
+            await self._admin_runner.cleanup()
+            self.layout.admin_socket.unlink(missing_ok=True)
         if self.servers is not None:
             await self.servers.close()
         if self._runner is not None:
@@ -208,4 +220,3 @@ async def serve_until_signalled(hub: Courtyard, on_ready: Callable[[Courtyard], 
     finally:
         log.info("stopping the hub; user servers keep running")
         await hub.close()
-

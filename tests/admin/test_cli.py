@@ -4,12 +4,14 @@ create_system_users): the hub sees every change, and PAM accepts the passwords s
 from __future__ import annotations
 
 import pwd
+import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
-from tests.admin.conftest import random_name
+from tests.admin.conftest import NewUser, pids_of_uid, random_name
 from tests.hubclient import HubClient
 from tests.hubprocess import HubProcess
 
@@ -74,3 +76,35 @@ def test_cli_refuses_bad_names_and_explains(admin_hub: HubProcess) -> None:
     missing = courtyard_user(admin_hub, "remove", "cyt-nosuchuser")
     assert missing.returncode != 0
     assert "no user named 'cyt-nosuchuser'" in missing.stderr
+
+
+async def test_cli_removes_a_user_whose_server_runs_through_the_hub(
+    admin_hub: HubProcess, new_unix_user: NewUser
+) -> None:
+    person = new_unix_user()
+    uid = pwd.getpwnam(person.name).pw_uid
+    admin_socket = admin_hub.state_dir / "run" / "admin.sock"
+    assert stat.S_IMODE(admin_socket.stat().st_mode) == 0o600
+    async with HubClient(admin_hub.url) as client:
+        assert (await client.login(person.name, person.password, "")).status == 302
+        await client.wait_until_ready(person.name)
+        # the admin socket's command is not served on the public port, logged in or not
+        for method in ("POST", "GET"):
+            async with client.http.request(
+                method, f"{admin_hub.url}/servers/{person.name}/stop", allow_redirects=False
+            ) as r:
+                assert r.status in (403, 404, 405), (method, r.status)
+        async with client.http.get(f"{admin_hub.url}/user/{person.name}/api/status") as r:
+            assert r.status == 200  # still running
+    assert pids_of_uid(uid)
+
+    removed = courtyard_user(admin_hub, "remove", person.name)
+    assert removed.returncode == 0, removed.stderr
+    assert f"the hub stopped {person.name}'s server" in removed.stdout
+    deadline = time.monotonic() + 15
+    while pids_of_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pids_of_uid(uid) == []
+    assert person.name not in courtyard_user(admin_hub, "list").stdout
+    assert pwd.getpwnam(person.name)  # the Unix account is kept without --unix-account
+    assert any(f"stopping {person.name}'s server" in line for line in admin_hub.output)

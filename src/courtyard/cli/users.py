@@ -2,7 +2,8 @@
 
 Works on the same store as a running hub (SQLite in WAL mode or PostgreSQL), so it can be used
 while the hub runs; the hub notices admin changes within a few seconds (its session cache).
-A user whose server is running is not removed here: the running hub owns that server.
+Only the running hub can stop a server, so ``remove`` asks it to, over its admin socket
+(daemon/adminsocket.py), before deleting the user.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from courtyard.app import StateLayout
 from courtyard.auth.authenticators import make_authenticator
 from courtyard.cli.common import add_settings_options, load_from_args
+from courtyard.config.settings import Settings
+from courtyard.daemon.adminsocket import ask_hub_to_stop_server
 from courtyard.errors import AuthError, ServerStateError
 from courtyard.hub.users import UserAdmin
 from courtyard.store.store import Store, UserQuery
@@ -120,15 +124,27 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     with opened(args) as (users, store):
+        store.require_user(args.name)
+        before = store.get_server(args.name)
+        was_running = before is not None and before.state != "stopped"
+        if stop_server_through_hub(users.settings, args.name) and was_running:
+            print(f"the hub stopped {args.name}'s server")
         server = store.get_server(args.name)
         if server is not None and server.state != "stopped":
             raise ServerStateError(
-                f"{args.name}'s server is {server.state}. Stop it first (admin page, or "
-                "stop the hub), then remove the user."
+                f"{args.name}'s server is {server.state} and no hub runs to stop it. Start the "
+                "hub, or run 'courtyard stop-servers', then remove the user."
             )
         users.delete(args.name, remove_unix_account=args.unix_account)
     print(f"removed {args.name!r}{' and its Unix account' if args.unix_account else ''}")
     return 0
+
+
+def stop_server_through_hub(settings: Settings, name: str) -> bool:
+    """Ask the running hub of this state dir to stop and forget ``name``'s server (it also
+    drops its handle of a stopped one). False if no hub runs."""
+    path = StateLayout(settings.resolved_state_dir()).admin_socket
+    return ask_hub_to_stop_server(path, name, timeout=settings.stop_grace + 60.0)
 
 
 def run_passwd(args: argparse.Namespace) -> int:
