@@ -56,6 +56,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
     c.throttle.record_success(name, ip)
     c.store.ensure_user(user, admin=user in c.settings.admin_users)
+    c.store.record_activity({user: c.store.now()}, servers=False)  # counts for culler.users
     if user in c.settings.admin_users and not c.store.require_user(user).admin:
         c.store.set_admin(user, True)
     cookie = c.sessions.create(user, user_agent=request.headers.get("User-Agent", ""), ip=ip)
