@@ -77,25 +77,31 @@ def test_stop_keeps_servers_and_stop_servers_ends_them(state_dir: Path, alice: U
     config = state_dir.parent / "courtyard.toml"
     config.write_text(config_for(alice))
     url, _ = start(state_dir, "--config", str(config), "--auth", "system")
-    kernel = start_server_with_kernel(url.rstrip("/"), alice.name)
-    server_pids = pids_with(f"{state_dir}/run/{alice.name}/server.sock")
-    kernel_pids = pids_with(kernel)
-    assert len(server_pids) == 1
-    assert kernel_pids
+    try:
+        kernel = start_server_with_kernel(url.rstrip("/"), alice.name)
+        server_pids = pids_with(f"{state_dir}/run/{alice.name}/server.sock")
+        kernel_pids = pids_with(kernel)
+        assert len(server_pids) == 1
+        assert kernel_pids
 
-    stopped = courtyard("stop", "--state-dir", str(state_dir), "--config", str(config))
-    assert stopped.returncode == 0, stopped.stderr
-    assert f"Still running (re-attached next start): servers of {alice.name}." in stopped.stdout
-    assert pids_with(f"{state_dir}/run/{alice.name}/server.sock") == server_pids
-    assert all(pid in pids_with(kernel) for pid in kernel_pids)
+        stopped = courtyard("stop", "--state-dir", str(state_dir), "--config", str(config))
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"Still running (re-attached next start): servers of {alice.name}." in stopped.stdout
+        assert pids_with(f"{state_dir}/run/{alice.name}/server.sock") == server_pids
+        assert all(pid in pids_with(kernel) for pid in kernel_pids)
 
-    start(state_dir, "--config", str(config), "--auth", "system")  # re-attaches alice's
-    status = courtyard("status", "--state-dir", str(state_dir), "--config", str(config))
-    assert f"Users with running servers: {alice.name}" in status.stdout
+        start(state_dir, "--config", str(config), "--auth", "system")  # re-attaches alice's
+        status = courtyard("status", "--state-dir", str(state_dir), "--config", str(config))
+        assert f"Users with running servers: {alice.name}" in status.stdout
 
-    done = courtyard("stop", "--servers", "--state-dir", str(state_dir), "--config", str(config))
-    assert done.returncode == 0, done.stderr
-    assert f"Stopped the servers of: {alice.name}." in done.stdout
-    for pid in server_pids + kernel_pids:
-        wait_gone(pid)
-    assert pids_with(f"{state_dir}/run/{alice.name}/") == []
+        done = courtyard(
+            "stop", "--servers", "--state-dir", str(state_dir), "--config", str(config)
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"Stopped the servers of: {alice.name}." in done.stdout
+        for pid in server_pids + kernel_pids:
+            wait_gone(pid)
+        assert pids_with(f"{state_dir}/run/{alice.name}/") == []
+    except BaseException:  # a failed test must not leave alice's server behind
+        courtyard("stop", "--servers", "--state-dir", str(state_dir), "--config", str(config))
+        raise
