@@ -138,3 +138,30 @@ async def test_route_activity_is_touched(stack: Stack) -> None:
     route.last_traffic = 0.0
     await fetch(stack, get("/user/alice/echo", "alice-cookie"))
     assert route.last_traffic > 0.0  # traffic; what counts as activity: test_activity_stamps
+
+
+async def test_a_users_server_never_sees_the_hub_session_or_token(stack: Stack) -> None:
+    """An admin opening alice's server must not hand alice their hub credentials."""
+    cookies = "Cookie: _xsrf=abc; courtyard-session=s3cret; __Host-courtyard-login=n\r\n"
+    client = await RawClient.open(stack.port)
+    client.send(get("/user/alice/echo", "alice-cookie", cookies))
+    response = await client.response()
+    assert response.status == 200
+    sent = "; ".join(response.sent_header("Cookie"))
+    assert "_xsrf=abc" in sent
+    assert "courtyard" not in sent.lower()
+    client.send(get("/user/alice/echo", None, "Authorization: token alice-cookie\r\n"))
+    response = await client.response()
+    assert response.status == 200
+    assert response.sent_header("Authorization") == []
+    assert response.sent_header("X-Courtyard-User") == ["alice"]
+    await client.close()
+
+
+async def test_the_hub_still_gets_its_cookie_and_token(stack: Stack) -> None:
+    client = await RawClient.open(stack.port)
+    client.send(get("/hub/home", "alice-cookie", "Authorization: token t\r\n"))
+    response = await client.response()
+    assert response.sent_header("Authorization") == ["token t"]
+    assert "courtyard=alice-cookie" in "; ".join(response.sent_header("Cookie"))
+    await client.close()
