@@ -81,11 +81,6 @@ def test_other_users_token_and_a_token_without_access_are_refused(
             assert client.post(f"{base}/kernels", json={"name": "python3"}).status_code == 403
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="proxy/dispatch.py adds X-Courtyard-Auth: token only for user tokens "
-    "(principal.token_id); a service token is refused by jupyter's XSRF check (reported)",
-)
 def test_a_service_token_with_access_servers_writes_too(
     api_hub: HubProcess, service: Api, running: str
 ) -> None:

@@ -149,6 +149,7 @@ class ServerManager:
             started = await spawner.start(handle.progress.add)
         except asyncio.CancelledError:
             await self._mark_stopped(handle, "The start was cancelled.")
+            handle.progress.failed("The start was cancelled.")  # release progress followers
             raise
         except CourtyardError as e:
             log.error(

@@ -45,7 +45,7 @@ def choose_upstream(
         route.secret.encode(),
         principal.name.encode(),
     )
-    if principal.token_id is not None:  # no ambient credential: jupyter skips its XSRF check
+    if principal.scopes is not None:  # a token (user's or service's), no ambient credential
         injected += b"X-Courtyard-Auth: token\r\n"
     return route.endpoint, route, injected
 

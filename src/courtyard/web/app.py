@@ -50,9 +50,7 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
     """Every form POST carries the page's token; API writes must come from our own origin."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return await handler(request)
-    if request.path.startswith("/hub/api/") and token_from_header(
-        request.headers.get("Authorization")
-    ):
+    if token_from_header(request.headers.get("Authorization")):
         return await handler(request)  # a token is no ambient credential: no CSRF to fear
     if not csrf.same_origin(request.headers):
         return error_page(request, 403, translator(language(request)).gettext(CROSS_SITE))
