@@ -6,6 +6,7 @@ thread (``asyncio.to_thread``).
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from argon2 import PasswordHasher, Type
@@ -16,8 +17,12 @@ HASHER = PasswordHasher(type=Type.ID)
 ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 GENERATED_LENGTH = 20  # ~116 bits
 
-# A real hash of a random password, so unknown users cost the same as known ones.
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to verify against for unknown users (same cost); made on first use, not at
+    import, so commands that never check a password don't pay for it."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -42,7 +47,7 @@ def needs_rehash(password_hash: str) -> bool:
 
 def dummy_verify(password: str) -> None:
     """Spend the time of one verification without any account (flat timing)."""
-    verify_password(_DUMMY_HASH, password)
+    verify_password(dummy_hash(), password)
 
 
 def generate_password(length: int = GENERATED_LENGTH) -> str:
