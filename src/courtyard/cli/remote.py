@@ -56,14 +56,22 @@ def run_tunnel(args: argparse.Namespace) -> int:
     if record is None:
         print(f"(the hub is not running; start it with 'courtyard start'. Assuming port {port}.)")
     print("On your laptop, run:")
-    print(f"  ssh -N -L {local}:127.0.0.1:{port} {login_user()}@{host_name()}")
+    print(f"  {ssh_tunnel_command(port, local)}")
     print(f"then open {scheme}://127.0.0.1:{local}/")
     print(f"(or, with Courtyard on the laptop: courtyard connect {host_name()} --port {port})")
     return 0
 
 
+def ssh_tunnel_command(port: int, local_port: int | None = None) -> str:
+    """The line a remote person runs on their laptop; placeholders where we cannot know."""
+    return f"ssh -N -L {local_port or port}:127.0.0.1:{port} {login_user()}@{host_name()}"
+
+
 def login_user() -> str:
-    return os.environ.get("SUDO_USER") or getpass.getuser()
+    """Who logs in over SSH: the sudo caller, or us - but nobody should ssh in as root."""
+    if os.environ.get("SUDO_USER"):
+        return os.environ["SUDO_USER"]
+    return "<your-user>" if os.geteuid() == 0 else getpass.getuser()
 
 
 def host_name() -> str:

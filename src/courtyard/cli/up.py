@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import getpass
 import logging
-import os
-import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +13,7 @@ from typing import Any
 from courtyard import __version__
 from courtyard.app import Courtyard, serve_until_signalled
 from courtyard.cli.common import add_settings_options, load_from_args
+from courtyard.cli.remote import ssh_tunnel_command
 from courtyard.config.settings import Settings
 from courtyard.tls import fingerprint, self_signed
 
@@ -89,12 +87,6 @@ def print_banner(hub: Courtyard, *, secrets: bool = True) -> None:
     stop = "Ctrl-C" if secrets else "'courtyard stop'"
     lines.append(f"  Stop with {stop}; user servers keep running and are re-attached next start.")
     print("\n".join(lines), flush=True)
-
-
-def ssh_tunnel_command(port: int, local_port: int | None = None) -> str:
-    user = os.environ.get("SUDO_USER") or getpass.getuser()
-    host = socket.getfqdn() or "<this-host>"
-    return f"ssh -N -L {local_port or port}:127.0.0.1:{port} {user}@{host}"
 
 
 def first_account_lines(hub: Courtyard) -> list[str]:
