@@ -38,6 +38,24 @@ class _Reject(Exception):
 
 
 class ClientConnection(asyncio.Protocol):
+    __slots__ = (
+        "ctx",
+        "deadline",
+        "forwarded",
+        "head_bytes",
+        "in_head",
+        "out",
+        "parser",
+        "parsing",
+        "paused",
+        "pipe",
+        "queue",
+        "state",
+        "tail",
+        "transport",
+        "write_paused",
+    )
+
     def __init__(self, ctx: ProxyContext) -> None:
         self.ctx = ctx
         self.transport: asyncio.Transport | None = None
