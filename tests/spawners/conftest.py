@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from courtyard.spawners.base import Progress, Started
 from courtyard.spawners.local import LocalSpawner
 from tests.conftest import UnixUser
 
-VENV_PYTHON = "/opt/courtyard-dev/venv/bin/python"
+VENV_PYTHON = sys.executable  # the test venv: world-readable, made from /usr/bin/python3
 
 
 @dataclass

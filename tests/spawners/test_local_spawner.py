@@ -209,9 +209,11 @@ async def test_a_socket_path_that_is_too_long_is_refused(hub: Hub, alice: UnixUs
 async def test_a_server_that_never_answers_times_out_and_is_killed(
     hub: Hub, alice: UnixUser
 ) -> None:
-    # A server listening on another socket (in alice's own directory) never answers on ours.
-    elsewhere = hub.runtime_dir / alice.name / "elsewhere.sock"
-    spawner = hub.spawner(alice.name, start_timeout=3.0, args=[f"--ServerApp.sock={elsewhere}"])
+    # An "interpreter" alice may run that starts, never listens, and never exits.
+    silent = hub.root / "silent-python"
+    silent.write_text("#!/bin/sh\nexec sleep 600\n")
+    silent.chmod(0o755)
+    spawner = hub.spawner(alice.name, start_timeout=3.0, python=str(silent))
     with pytest.raises(SpawnTimeoutError):
         await spawner.start(hub.events.append)
     assert await spawner.poll() is not None
