@@ -38,7 +38,7 @@ from courtyard.spawners.unixuser import (
 )
 
 POLL_FIRST = 0.02  # seconds between readiness probes, growing to POLL_MAX
-POLL_MAX = 0.25
+POLL_MAX = 0.05  # a refused connect costs microseconds; a late notice costs the user
 KILL_WAIT = 5.0  # seconds to wait for the group to vanish after SIGKILL
 
 
