@@ -257,3 +257,23 @@ def test_without_root_the_server_runs_as_the_hubs_own_account(hub: Hub, bob: Uni
         timeout=120,
     )
     assert done.stdout.split() == ["200", "True", "-1"], done.stderr[-2000:]
+
+
+async def test_roots_own_server_runs_without_allow_root_from_the_admin(hub: Hub) -> None:
+    """The seed's admin is root: its server starts with no --allow-root in any setting."""
+    assert not any("allow" in arg for arg in hub.settings.args)
+    spawner = hub.spawner("root")
+    started = await spawner.start(hub.events.append)
+    try:
+        assert started.endpoint.unix_path is not None
+        assert os.stat(f"/proc/{spawner.pid}").st_uid == 0
+        reply = await request(
+            started.endpoint.unix_path,
+            "GET",
+            "/user/root/api/status",
+            {"X-Courtyard-Secret": started.secret},
+        )
+        assert reply.status == 200
+    finally:
+        await spawner.stop()
+    assert await spawner.poll() is not None
