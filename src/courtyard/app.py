@@ -107,6 +107,11 @@ class Courtyard:
 
     async def start(self) -> None:
         settings = self.settings
+        if settings.admin_access:
+            log.warning(
+                "admin_access is on: users' servers share the hub's origin, so a page served by"
+                " a user's server that an admin opens can act as that admin. See docs/admin.md."
+            )
         self.layout.create()
         secret = load_or_create_secret(self.layout.root / "secret.key")
         store = self.store = Store.open(settings.resolved_database_url())
