@@ -33,6 +33,19 @@ class UnixUser:
         return pwd.getpwnam(self.name).pw_dir
 
 
+class ManualClock:
+    """A clock tests move by hand: pass it where code takes ``now``/``clock``."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.value = start
+
+    def __call__(self) -> float:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        self.value += seconds
+
+
 # Fixed names: these accounts exist only on test machines (created below, idempotently).
 TEST_USERS = {
     "alice": UnixUser("cyalice", "Alice-pw-7f3k9q"),

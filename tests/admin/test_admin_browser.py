@@ -12,8 +12,8 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.admin.conftest import random_name, start_hub
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
 from tests.conftest import UnixUser
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
 from tests.hubprocess import HubProcess
 
 pytestmark = [pytest.mark.root, pytest.mark.browser]

@@ -6,19 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import ManualClock
 
 from courtyard.store import Store
-
-
-class ManualClock:
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.value = start
-
-    def __call__(self) -> float:
-        return self.value
-
-    def advance(self, seconds: float) -> None:
-        self.value += seconds
 
 
 @pytest.fixture

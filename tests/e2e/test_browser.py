@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, SHOTS
 from tests.conftest import UnixUser
 from tests.hubprocess import HubProcess
 
 pytestmark = [pytest.mark.root, pytest.mark.browser]
-CHROMIUM = os.environ.get("COURTYARD_TEST_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("COURTYARD_TEST_SHOTS", "/tmp"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 async def test_chromium_logs_in_and_runs_a_cell_in_jupyterlab(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import sys
@@ -31,16 +30,12 @@ import pytest
 import websockets
 from playwright.async_api import async_playwright, expect
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.conftest import UnixUser, ensure_unix_user
 from tests.hubclient import HubClient, execute_request
 from tests.hubprocess import HubProcess
 
 pytestmark = [pytest.mark.root, pytest.mark.browser]
-CHROMIUM = os.environ.get("COURTYARD_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 TIMEOUT = 20
 SLEEP = 35  # the silent cell: longer than the timeout
 EXTRA = {f"c{i}": UnixUser(f"cycull{i}", f"Cull-pw-{i}-8r2w") for i in range(1, 6)}
@@ -151,10 +146,7 @@ async def open_tab_is_culled(hub: HubProcess, user: UnixUser) -> None:
         browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
-            await page.goto(hub.url + "/hub/login")
-            await page.fill("input[name=username]", user.name)
-            await page.fill("input[name=password]", user.password)
-            await page.click("button[type=submit]")
+            await log_in(page, hub.url, user.name, user.password)
             await page.wait_for_url(f"**/user/{user.name}/lab**", timeout=90_000)
             await expect(page.locator(".jp-LauncherCard").first).to_be_visible(timeout=60_000)
             t0 = time.monotonic()

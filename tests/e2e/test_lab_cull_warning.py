@@ -10,7 +10,6 @@ hub is not activity: it asks every few seconds, well inside the timeout.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import sys
@@ -22,15 +21,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.conftest import UnixUser, ensure_unix_user
 from tests.hubprocess import HubProcess
 
 pytestmark = [pytest.mark.root, pytest.mark.browser]
-CHROMIUM = os.environ.get("COURTYARD_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 TIMEOUT = 40
 WARN_BEFORE = 30
 USER = UnixUser("cylabwarn", "Lab-warn-pw-3k9q")
@@ -64,10 +59,7 @@ async def test_jupyterlab_warns_and_keep_my_server_resets_the_clock(warn_hub: Hu
         browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
-            await page.goto(hub.url + "/hub/login")
-            await page.fill("input[name=username]", USER.name)
-            await page.fill("input[name=password]", USER.password)
-            await page.click("button[type=submit]")
+            await log_in(page, hub.url, USER.name, USER.password)
             await page.wait_for_url(f"**/user/{USER.name}/lab**", timeout=90_000)
             await page.goto(f"{hub.url}/user/{USER.name}/lab?reset")
             await expect(page.locator(".jp-LauncherCard").first).to_be_visible(timeout=60_000)

@@ -11,19 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import ManualClock
 
 from courtyard.store import Store
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.value = start
-
-    def __call__(self) -> float:
-        return self.value
-
-    def advance(self, seconds: float) -> None:
-        self.value += seconds
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -35,12 +25,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
+def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
     opened = Store.open(db_url, clock=clock)
     yield opened
     opened.close()
