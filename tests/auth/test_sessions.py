@@ -187,7 +187,33 @@ def test_gate_sees_a_new_admin_flag_after_forget_user(
 
 
 def test_cookie_header_parsing() -> None:
+    assert cookie_value('a=1; courtyard-session="v.1"; b=2', "courtyard-session") == "v.1"
     header = 'a=1; courtyard-session="v.1"; courtyard-session=second'
-    assert cookie_value(header, "courtyard-session") == "v.1"
+    assert cookie_value(header, "courtyard-session") is None  # which one was meant is unknown
     assert cookie_value("xcourtyard-session=1", "courtyard-session") is None
     assert cookie_value("courtyard-session", "courtyard-session") is None
+
+
+@pytest.mark.parametrize("planted", ["first", "second", "same"])
+def test_gate_with_two_session_cookies_is_anonymous(sessions: SessionManager, planted: str) -> None:
+    """A script on a user's server can plant a shadowing cookie (document.cookie, a more
+    specific Path): with two cookies of the session's name the gate trusts neither."""
+    victim = sessions.create("ada")
+    attacker = sessions.create("bob")
+    gate = gate_for(sessions)
+    pairs = {
+        "first": f"courtyard-session={attacker}; courtyard-session={victim}",
+        "second": f"courtyard-session={victim}; x=1; courtyard-session={attacker}",
+        "same": f"courtyard-session={victim};courtyard-session={victim}",
+    }
+    assert gate.identify(pairs[planted], None) is None
+    assert gate.identify(f"courtyard-session={victim}", None).name == "ada"
+
+
+def test_secure_gate_with_two_host_cookies_is_anonymous(sessions: SessionManager) -> None:
+    cookie = sessions.create("ada")
+    gate = SessionGate(sessions, sessions.store, Settings(), cookie_name=SECURE_COOKIE_NAME)
+    plain_too = f"courtyard-session=x; __Host-courtyard-session={cookie}"
+    assert gate.identify(plain_too, None).name == "ada"  # another name does not count
+    twice = f"__Host-courtyard-session={cookie}; __Host-courtyard-session={cookie}"
+    assert gate.identify(twice, None) is None

@@ -31,6 +31,11 @@ class DictGate:
         return None
 
 
+def set_cookies(request: web.Request) -> list[tuple[str, str]]:
+    """The ``Set-Cookie`` lines a test asks an upstream for: ``?setcookie=<line>``, repeated."""
+    return [("Set-Cookie", line) for line in request.query.getall("setcookie", [])]
+
+
 def user_app(owner: str) -> web.Application:
     """What a user's server looks like from the proxy: echo, stream, slow, WebSocket."""
 
@@ -44,7 +49,8 @@ def user_app(owner: str) -> web.Application:
                 "headers": [[k, v] for k, v in request.headers.items()],
                 "body": body.decode("latin-1"),
                 "conn": id(request.transport),
-            }
+            },
+            headers=set_cookies(request),
         )
 
     async def stream(request: web.Request) -> web.StreamResponse:
@@ -94,7 +100,8 @@ def hub_app() -> web.Application:
                 "path": request.raw_path,
                 "headers": [[k, v] for k, v in request.headers.items()],
                 "body": body.decode("latin-1"),
-            }
+            },
+            headers=set_cookies(request),
         )
 
     app = web.Application()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 import pytest
 from proxykit import RawClient, get
@@ -164,4 +165,42 @@ async def test_the_hub_still_gets_its_cookie_and_token(stack: Stack) -> None:
     response = await client.response()
     assert response.sent_header("Authorization") == ["token t"]
     assert "courtyard=alice-cookie" in "; ".join(response.sent_header("Cookie"))
+    await client.close()
+
+
+def setting(path: str, *lines: str) -> str:
+    return path + "?" + urlencode([("setcookie", line) for line in lines])
+
+
+HUB_SET_COOKIES = [
+    "courtyard-session=bobs-session; Path=/hub/; HttpOnly",
+    "__Host-courtyard-session=bobs-session; Path=/; Secure",
+    "COURTYARD-login=x; Max-Age=0; Path=/hub/",
+    "__Secure-courtyard-lang=zh_CN; Path=/",
+    " courtyard-lang=zh_CN",
+]
+
+
+async def test_a_users_server_cannot_set_hub_cookies(stack: Stack) -> None:
+    """Session fixation / forced logout: bob's server answers an admin with hub cookies."""
+    client = await RawClient.open(stack.port)
+    own = "_xsrf=2|abc; Path=/user/bob/"
+    client.send(get(setting("/user/bob/echo", *HUB_SET_COOKIES, own), "admin-cookie"))
+    response = await client.response()
+    assert response.json()["owner"] == "bob"
+    set_cookies = [v for k, v in response.headers if k.lower() == "set-cookie"]
+    assert set_cookies == [own]
+    client.send(get(setting("/user/bob/echo", HUB_SET_COOKIES[0]), "bob-cookie"))  # keep-alive
+    response = await client.response()
+    assert response.header("Set-Cookie") is None
+    await client.close()
+
+
+async def test_the_hubs_own_set_cookie_passes(stack: Stack) -> None:
+    client = await RawClient.open(stack.port)
+    client.send(get(setting("/hub/login", *HUB_SET_COOKIES, "_xsrf=1"), "alice-cookie"))
+    response = await client.response()
+    assert response.json()["hub"] is True
+    set_cookies = [v for k, v in response.headers if k.lower() == "set-cookie"]
+    assert set_cookies == [line.strip() for line in HUB_SET_COOKIES] + ["_xsrf=1"]
     await client.close()

@@ -153,12 +153,18 @@ class SessionManager:
 
 
 def cookie_value(header: str, name: str) -> str | None:
-    """The first value of cookie ``name`` in a Cookie header, or None."""
+    """The value of cookie ``name`` in a Cookie header, or None when it is missing or there
+    is more than one: a second one was planted (by a user's server's script, through
+    ``document.cookie``, or for another path) to shadow or fix the session, and which one
+    the browser meant cannot be told."""
+    found = None
     for part in header.split(";"):
         key, eq, value = part.strip().partition("=")
         if eq and key == name:
-            return value.strip('"')
-    return None
+            if found is not None:
+                return None
+            found = value.strip('"')
+    return found
 
 
 class SessionGate:

@@ -22,6 +22,7 @@ from courtyard.proxy.heads import (
     ResponseFacts,
     build_request_head,
     build_response_head,
+    drop_hub_cookies,
 )
 from courtyard.proxy.pages import error_response, wants_json
 from courtyard.proxy.routes import Route
@@ -212,6 +213,8 @@ class Exchange:
             framing = b"" if self.http11 else b"Connection: keep-alive\r\n"  # the common case
         else:
             framing = self._framing(status, facts)
+        if facts.set_cookies and self.route is not None:
+            drop_hub_cookies(facts)  # a user's server may not set, replace or delete hub cookies
         self.client.write(build_response_head(status, facts, framing))
         self.head_sent = True
 

@@ -29,7 +29,7 @@ FORGEABLE = frozenset(
 )
 REQUEST_FACTS = frozenset({b"cookie", b"authorization", b"host", b"accept"})
 WATCHED_REQUEST = HOP_BY_HOP | FORGEABLE | REQUEST_FACTS
-WATCHED_RESPONSE = HOP_BY_HOP
+WATCHED_RESPONSE = HOP_BY_HOP | {b"set-cookie"}
 DROPPED_REQUEST_PREFIXES = (b"x-courtyard-", b"proxy-")
 DROPPED_RESPONSE_PREFIX = b"proxy-"
 _NEUTRAL_TOKENS = frozenset({b"close", b"keep-alive", b"upgrade"})
@@ -108,7 +108,13 @@ def note_request_header(facts: RequestFacts, low: bytes, name: bytes, value: byt
         raise FramingError("Content-Length together with Transfer-Encoding")
 
 
-HUB_COOKIE_PREFIXES = (b"courtyard", b"__host-courtyard")
+HUB_COOKIE_PREFIXES = (b"courtyard", b"__host-courtyard", b"__secure-courtyard")  # lower-case
+
+
+def is_hub_cookie(pair: bytes) -> bool:
+    """Whether a ``name=value...`` pair names one of the hub's cookies (any case, with or
+    without a ``__Host-`` / ``__Secure-`` prefix)."""
+    return pair.lstrip().lower().startswith(HUB_COOKIE_PREFIXES)
 
 
 def drop_hub_credentials(facts: RequestFacts) -> None:
@@ -131,7 +137,7 @@ def drop_hub_credentials(facts: RequestFacts) -> None:
             lines[at] = b""
             continue
         pairs = [p.strip() for p in value.strip().split(b";")]
-        pairs = [p for p in pairs if p and not p.lower().startswith(HUB_COOKIE_PREFIXES)]
+        pairs = [p for p in pairs if p and not is_hub_cookie(p)]
         lines[at] = b"Cookie: " + b"; ".join(pairs) + b"\r\n" if pairs else b""
 
 
@@ -159,7 +165,15 @@ def build_request_head(method: bytes, url: bytes, facts: RequestFacts, injected:
 class ResponseFacts:
     """A response head as the upstream sent it: reason, kept lines, framing facts."""
 
-    __slots__ = ("chunked", "content_length", "extra_hop", "lines", "reason", "upgrade")
+    __slots__ = (
+        "chunked",
+        "content_length",
+        "extra_hop",
+        "lines",
+        "reason",
+        "set_cookies",
+        "upgrade",
+    )
 
     def __init__(self) -> None:
         self.reason = b""
@@ -168,11 +182,16 @@ class ResponseFacts:
         self.upgrade: bytes | None = None
         self.extra_hop = _EMPTY
         self.lines: list[bytes] = []
+        self.set_cookies: tuple[int, ...] = ()  # where in ``lines`` the Set-Cookie lines are
 
 
 def note_response_header(facts: ResponseFacts, low: bytes, name: bytes, value: bytes) -> None:
-    """One header whose lower-cased name is in ``WATCHED_RESPONSE`` (all hop-by-hop)."""
-    if low == b"content-length":
+    """One header whose lower-cased name is in ``WATCHED_RESPONSE``: hop-by-hop ones are
+    noted, a ``Set-Cookie`` is kept and its place remembered (see ``drop_hub_cookies``)."""
+    if low == b"set-cookie":
+        facts.set_cookies += (len(facts.lines),)
+        facts.lines.append(b"%b: %b\r\n" % (name, value))
+    elif low == b"content-length":
         facts.content_length = b"%b: %b\r\n" % (name, value)
     elif low == b"transfer-encoding":
         facts.chunked = True
@@ -180,6 +199,16 @@ def note_response_header(facts: ResponseFacts, low: bytes, name: bytes, value: b
         facts.extra_hop = facts.extra_hop | _connection_tokens(value)
     elif low == b"upgrade":
         facts.upgrade = value
+
+
+def drop_hub_cookies(facts: ResponseFacts) -> None:
+    """Before a user's server's response goes to the browser: remove every ``Set-Cookie`` for
+    one of the hub's cookies, so the server cannot fix, replace or delete the hub's session
+    (the response-side twin of ``drop_hub_credentials``). Its own cookies pass."""
+    lines = facts.lines
+    for at in facts.set_cookies:  # only the Set-Cookie lines are looked at
+        if is_hub_cookie(lines[at].partition(b":")[2]):
+            lines[at] = b""
 
 
 def build_response_head(status: int, facts: ResponseFacts, framing: bytes) -> bytes:

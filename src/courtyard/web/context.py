@@ -12,6 +12,7 @@ from courtyard.auth.authenticators import Authenticator
 from courtyard.auth.principal import Gate, Principal
 from courtyard.auth.sessions import SessionManager
 from courtyard.auth.throttle import LoginThrottle
+from courtyard.auth.tokens import token_from_header
 from courtyard.config.settings import Settings
 from courtyard.errors import CourtyardError
 from courtyard.hub.servers import ServerManager
@@ -46,11 +47,15 @@ def ctx(request: web.Request) -> WebContext:
 
 
 def principal(request: web.Request) -> Principal | None:
-    """The logged-in person (session cookie) or None; cached on the request."""
+    """The logged-in person (session cookie, or API token) or None; cached on the request.
+
+    With a token in ``Authorization`` the cookie is not looked at (as in api/context.py):
+    check_csrf waives the form token for such requests, so a junk token must not fall back
+    to the browser's ambient session."""
     if "principal" not in request:
-        request["principal"] = ctx(request).gate.identify(
-            request.headers.get("Cookie"), request.headers.get("Authorization")
-        )
+        authorization = request.headers.get("Authorization")
+        cookie = None if token_from_header(authorization) else request.headers.get("Cookie")
+        request["principal"] = ctx(request).gate.identify(cookie, authorization)
     found: Principal | None = request["principal"]
     return found
 
