@@ -4,7 +4,7 @@ CourtyardError                  anything Courtyard reports to a person without a
 ├── ConfigError                 a setting is unknown, mistyped or out of range (names the key)
 ├── StoreError                  the database cannot be opened or migrated
 ├── AuthError                   authentication could not be attempted (not a wrong password)
-│   └── UserExistsError / UnknownUserError
+│   └── UserExistsError / UnknownUserError / ProtectedAccountError (root, system uids)
 ├── SpawnError                  a user's server could not be started; carries a user message
 │   ├── SpawnTimeoutError       it did not answer within start_timeout
 │   └── InterpreterError        the user cannot run the configured Python / jupyter
@@ -77,6 +77,12 @@ class UserExistsError(AuthError):
 
 class UnknownUserError(AuthError):
     http_status = 404
+
+
+class ProtectedAccountError(AuthError):
+    """A Unix account Courtyard must not touch: root, or a uid outside min_uid..max_uid."""
+
+    http_status = 403
 
 
 class SpawnError(CourtyardError):

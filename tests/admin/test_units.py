@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from courtyard.auth import unixaccounts
-from courtyard.errors import AuthError, UserExistsError
+from courtyard.errors import AuthError, ProtectedAccountError, UserExistsError
 from courtyard.hub.usage import UsageMeter
 from courtyard.singleuser.labsettings import SETTINGS_FILE, preset_lab_language
 from courtyard.store.store import Store, UserQuery
 from tests.admin.conftest import random_name, remove_account
+
+USER_UIDS = range(1000, 60001)  # the default min_uid..max_uid
 
 
 @pytest.fixture
@@ -81,18 +83,18 @@ def test_unix_names_are_strict(name: str) -> None:
 def test_unix_account_is_created_with_home_given_a_password_and_removed() -> None:
     name = random_name()
     try:
-        unixaccounts.create_account(name, "Secret-pw-123")
+        unixaccounts.create_account(name, "Secret-pw-123", uids=USER_UIDS)
         entry = pwd.getpwnam(name)
         assert Path(entry.pw_dir).is_dir()
         assert entry.pw_uid >= 1000
         assert unixaccounts.has_usable_password(name) is True
         with pytest.raises(UserExistsError):
-            unixaccounts.create_account(name)
-        unixaccounts.set_password(name, "Another-pw-456")
-        assert unixaccounts.delete_account(name) is True
+            unixaccounts.create_account(name, uids=USER_UIDS)
+        unixaccounts.set_password(name, "Another-pw-456", uids=USER_UIDS)
+        assert unixaccounts.delete_account(name, uids=USER_UIDS) is True
         assert unixaccounts.uid_of(name) is None
         assert not Path(entry.pw_dir).exists()
-        assert unixaccounts.delete_account(name) is False
+        assert unixaccounts.delete_account(name, uids=USER_UIDS) is False
     finally:
         remove_account(name)
 
@@ -100,7 +102,49 @@ def test_unix_account_is_created_with_home_given_a_password_and_removed() -> Non
 @pytest.mark.root
 def test_password_with_a_newline_is_refused_before_chpasswd() -> None:
     with pytest.raises(AuthError, match="line breaks"):
-        unixaccounts.set_password("root", "x\nroot:owned")
+        unixaccounts.set_password("root", "x\nroot:owned", uids=USER_UIDS)
+
+
+@pytest.mark.root
+def test_root_and_system_accounts_are_never_changed_or_removed() -> None:
+    """The hub runs as root: an admin must not reach root's or a service account's password,
+    nor userdel them. A throwaway ``useradd -r`` account (uid below 1000) stands in."""
+    name = random_name()
+    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name], check=True)
+    try:
+        uid = pwd.getpwnam(name).pw_uid
+        assert uid < 1000
+        before = shadow_line(name)
+        with pytest.raises(ProtectedAccountError, match="outside the user range"):
+            unixaccounts.set_password(name, "Taken-over-123", uids=USER_UIDS)
+        with pytest.raises(ProtectedAccountError):
+            unixaccounts.delete_account(name, uids=USER_UIDS)
+        assert pwd.getpwnam(name).pw_uid == uid
+        assert shadow_line(name) == before
+        for to_root in (range(0, 60001), USER_UIDS):  # min_uid = 0 does not expose root
+            with pytest.raises(ProtectedAccountError):
+                unixaccounts.set_password("root", "Taken-over-123", uids=to_root)
+            with pytest.raises(ProtectedAccountError):
+                unixaccounts.delete_account("root", uids=to_root)
+        assert unixaccounts.check_managed_uid(name, range(uid, uid + 1)) == uid
+    finally:
+        remove_account(name)
+
+
+@pytest.mark.root
+def test_a_created_account_outside_the_range_is_removed_again() -> None:
+    name = random_name()
+    try:
+        with pytest.raises(ProtectedAccountError):
+            unixaccounts.create_account(name, "Secret-pw-123", uids=range(1, 2))
+        assert unixaccounts.uid_of(name) is None
+    finally:
+        remove_account(name)
+
+
+def shadow_line(name: str) -> str:
+    lines = Path("/etc/shadow").read_text(encoding="utf-8").splitlines()
+    return next(line for line in lines if line.startswith(f"{name}:"))
 
 
 CHILD = "import time; b = bytearray(60 * 2**20); t = time.time() + 30\nwhile time.time() < t: pass"

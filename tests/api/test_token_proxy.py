@@ -89,3 +89,22 @@ def test_a_service_token_with_access_servers_writes_too(
         made = client.post(f"{api_hub.url}/user/{running}/api/kernels", json={"name": "python3"})
         assert made.status_code == 201, made.text
         client.delete(f"{api_hub.url}/user/{running}/api/kernels/{made.json()['id']}")
+
+
+def test_an_admins_token_cannot_open_other_servers_without_admin_access(
+    api_hub: HubProcess, service: Api, running: str, bob: UnixUser
+) -> None:
+    """admin_access is false here (the default): the admin role has no access:servers, so
+    neither an admin's token on a stopped server (the hub's gate) nor on a running one (the
+    proxy) gets through."""
+    admin = service.as_token(user_token(service, running))  # alice is the configured admin
+    assert admin.call("PATCH", f"/users/{bob.name}", json={"admin": True}).status_code == 200
+    try:
+        with with_token(user_token(service, bob.name)) as client:
+            r = client.get(f"{api_hub.url}/user/{running}/api/contents")
+            assert r.status_code == 403, r.text
+        with with_token(str(admin.token)) as client:
+            r = client.get(f"{api_hub.url}/user/{bob.name}/api/contents")
+            assert r.status_code == 403, r.text
+    finally:
+        admin.call("PATCH", f"/users/{bob.name}", json={"admin": False})

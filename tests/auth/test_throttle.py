@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from courtyard.auth.throttle import LoginThrottle
@@ -82,3 +84,31 @@ def test_memory_is_bounded(clock) -> None:
     assert len(throttle.addresses.entries) == 3
     assert throttle.check("user99", "10.0.0.99") == 1.0
     assert throttle.check("user0", "10.0.0.0") == 0
+
+
+async def test_concurrent_attempts_each_use_up_budget(throttle: LoginThrottle) -> None:
+    """Ten guesses sent at once, all waiting on a slow password check: only the five free
+    ones begin; the rest are refused before any of the five has finished."""
+    checking = asyncio.Event()
+    begun: list[int] = []
+
+    async def attempt(index: int) -> None:
+        if throttle.begin_attempt("ada", IP) > 0:
+            return
+        begun.append(index)
+        await checking.wait()  # the password check (PAM / argon2) takes a while
+
+    tasks = [asyncio.create_task(attempt(index)) for index in range(10)]
+    await asyncio.sleep(0)  # every task has reached the check
+    assert len(begun) == 5
+    checking.set()
+    await asyncio.gather(*tasks)
+    assert throttle.check("ada", IP) == 1.0
+
+
+def test_a_successful_attempt_is_taken_back(throttle: LoginThrottle) -> None:
+    for _ in range(30):
+        assert throttle.begin_attempt("ada", IP) == 0
+        throttle.record_success("ada", IP)
+    assert throttle.check("ada", IP) == 0
+    assert throttle.check("someone-else", IP) == 0  # the address was refunded each time

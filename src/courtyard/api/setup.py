@@ -50,7 +50,8 @@ def build_access(settings: Settings, store: Store) -> Access:
     if len(set(names)) != len(names):
         raise ConfigError(f"services: two services share a name in {names}.")
     groups = GroupStore(store)
-    permissions = Permissions(RoleBook.build(map(role_of, settings.load_roles)), store, groups)
+    book = RoleBook.build(map(role_of, settings.load_roles), admin_access=settings.admin_access)
+    permissions = Permissions(book, store, groups)
     tokens = TokenManager(TokenStore(store), permissions, admin_access=settings.admin_access)
     for service in settings.services:
         if service.api_token:

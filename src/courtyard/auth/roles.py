@@ -1,6 +1,7 @@
 """Roles: named sets of scopes given to users, groups and services (JupyterHub's RBAC).
 
-The default roles are ``user`` (every user: ``self``), ``admin`` (admin users), ``server``
+The default roles are ``user`` (every user: ``self``), ``admin`` (admin users; with
+``access:servers`` only when ``admin_access`` is on), ``server``
 (what a user's server may do) and ``token``; ``load_roles`` in the config adds more (or
 redefines a default). ``RoleBook`` answers "which roles and scopes does X have".
 """
@@ -58,8 +59,15 @@ class RoleBook:
     roles: dict[str, Role] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, loaded: Iterable[Role]) -> RoleBook:
+    def build(cls, loaded: Iterable[Role], *, admin_access: bool = False) -> RoleBook:
+        """The default roles, then ``loaded`` (which may redefine one). Without
+        ``admin_access`` the default ``admin`` role has no ``access:servers``, so an admin's
+        token cannot open other users' servers either; a loaded role keeps what it grants."""
         book = cls({role.name: role for role in DEFAULT_ROLES})
+        if not admin_access:
+            admin = book.roles["admin"]
+            kept = tuple(s for s in admin.scopes if s != "access:servers")
+            book.roles["admin"] = Role(admin.name, kept, admin.description)
         for role in loaded:
             bad = sc.unknown_scopes(role.scopes)
             if bad:

@@ -7,6 +7,10 @@ one valid account cannot launder guesses against others). Counters are forgotten
 ``forget_after`` quiet seconds, and each table keeps at most ``max_entries`` keys (least
 recently failed dropped first), so memory stays bounded under a flood of made-up names.
 
+An attempt is counted as a failure when it begins, before the password is checked
+(``begin_attempt``), so many requests sent at once cannot all pass the check while the
+first ones are still being verified; ``record_success`` then takes it back.
+
 The price of per-name throttling is that anyone can slow down logins for a known name; the
 cap keeps that to ``max_delay`` per attempt.
 """
@@ -57,6 +61,14 @@ class FailureTable:
     def clear(self, key: str) -> None:
         self.entries.pop(key, None)
 
+    def refund(self, key: str) -> None:
+        """Take back one failure (an attempt counted up front that succeeded)."""
+        entry = self.entries.get(key)
+        if entry is not None and entry.count > 1:
+            entry.count -= 1
+        elif entry is not None:
+            del self.entries[key]
+
     def current(self, key: str, now: float) -> Failures | None:
         entry = self.entries.get(key)
         if entry is not None and now - entry.last >= self.forget_after:
@@ -66,7 +78,8 @@ class FailureTable:
 
 
 class LoginThrottle:
-    """``check`` before trying a password; ``record_failure``/``record_success`` after."""
+    """``begin_attempt`` before trying a password (it counts the attempt as failed);
+    ``record_success`` after a right one. ``check`` only looks."""
 
     def __init__(
         self,
@@ -89,13 +102,22 @@ class LoginThrottle:
         now = self.now()
         return max(self.names.wait(name_key(name), now), self.addresses.wait(ip, now))
 
+    def begin_attempt(self, name: str, ip: str) -> float:
+        """Seconds to wait (nothing counted) or 0: go ahead, counted as a failure already."""
+        wait = self.check(name, ip)
+        if wait == 0:
+            self.record_failure(name, ip)
+        return wait
+
     def record_failure(self, name: str, ip: str) -> None:
         now = self.now()
         self.names.fail(name_key(name), now)
         self.addresses.fail(ip, now)
 
     def record_success(self, name: str, ip: str) -> None:
+        """Clear the name's counter; take back the address's failure from ``begin_attempt``."""
         self.names.clear(name_key(name))
+        self.addresses.refund(ip)
 
 
 def name_key(name: str) -> str:

@@ -17,7 +17,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from courtyard.auth.credentials import shown
-from courtyard.errors import N_, AuthError, UnknownUserError, UserExistsError
+from courtyard.errors import (
+    N_,
+    AuthError,
+    ProtectedAccountError,
+    UnknownUserError,
+    UserExistsError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +109,28 @@ def run_tool(argv: list[str], *, stdin: str | None = None) -> None:
         )
 
 
-def create_account(name: str, password: str | None = None, shell: str = "/bin/bash") -> None:
-    """``useradd -m`` a new account (with its home), then set its password if given."""
+def check_managed_uid(name: str, uids: range) -> int:
+    """The uid of ``name`` if Courtyard may change it: never root (uid 0) and always inside
+    ``uids`` (min_uid..max_uid). ProtectedAccountError otherwise, UnknownUserError if none."""
+    uid = uid_of(name)
+    if uid is None:
+        raise UnknownUserError(N_("there is no Unix account named {name!r}"), params={"name": name})
+    if uid == 0 or uid not in uids:
+        raise ProtectedAccountError(
+            N_(
+                "the Unix account {name!r} (uid {uid}) is outside the user range "
+                "{low}..{high}: Courtyard does not change or remove it."
+            ),
+            params={"name": name, "uid": uid, "low": uids.start, "high": uids.stop - 1},
+        )
+    return uid
+
+
+def create_account(
+    name: str, password: str | None = None, shell: str = "/bin/bash", *, uids: range
+) -> None:
+    """``useradd -m`` a new account (with its home), then set its password if given. If
+    useradd picked a uid outside ``uids``, the account is removed again (refused)."""
     check_unix_name(name)
     if uid_of(name) is not None:
         raise UserExistsError(
@@ -112,26 +138,34 @@ def create_account(name: str, password: str | None = None, shell: str = "/bin/ba
         )
     run_tool(["useradd", "-m", "-s", shell, "--", name])
     log.info("created Unix account %r", name)
+    try:
+        check_managed_uid(name, uids)
+    except ProtectedAccountError:
+        run_tool(["userdel", "-r", "--", name])  # ours, made a moment ago
+        log.warning("removed Unix account %r again: its uid is outside the user range", name)
+        raise
     if password is not None:
-        set_password(name, password)
+        set_password(name, password, uids=uids)
 
 
-def set_password(name: str, password: str) -> None:
-    """Set the password of an existing account with ``chpasswd`` (name:password on stdin)."""
+def set_password(name: str, password: str, *, uids: range) -> None:
+    """Set the password of an existing account with ``chpasswd`` (name:password on stdin);
+    only for a uid in ``uids`` and never root."""
     check_unix_name(name)
-    if uid_of(name) is None:
-        raise UnknownUserError(N_("there is no Unix account named {name!r}"), params={"name": name})
     if any(c in password for c in "\n\r\0"):
         raise AuthError(N_("a password cannot contain line breaks or NUL characters."))
+    check_managed_uid(name, uids)
     run_tool(["chpasswd"], stdin=f"{name}:{password}\n")
     log.info("set the password of Unix account %r", name)
 
 
-def delete_account(name: str) -> bool:
-    """``userdel -r``: remove the account, its home and mail spool. False if there was none."""
+def delete_account(name: str, *, uids: range) -> bool:
+    """``userdel -r``: remove the account, its home and mail spool. False if there was none;
+    ProtectedAccountError (nothing removed) for root or a uid outside ``uids``."""
     check_unix_name(name)
     if uid_of(name) is None:
         return False
+    check_managed_uid(name, uids)
     run_tool(["userdel", "-r", "--", name])
     log.info("removed Unix account %r and its home", name)
     return True

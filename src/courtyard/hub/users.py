@@ -70,6 +70,11 @@ class UserAdmin:
         return self.local is None and self.settings.create_system_users
 
     @property
+    def user_uids(self) -> range:
+        """The uids whose Unix accounts Courtyard may change (min_uid..max_uid)."""
+        return range(self.settings.min_uid, self.settings.max_uid + 1)
+
+    @property
     def needs_existing_account(self) -> bool:
         return self.local is None and not self.settings.create_system_users
 
@@ -99,6 +104,9 @@ class UserAdmin:
                     ),
                     params={"name": name},
                 )
+            exists = unixaccounts.uid_of(name) is not None
+            if self.local is None and self.can_set_passwords and exists:
+                unixaccounts.check_managed_uid(name, self.user_uids)  # we would chpasswd it
         return [await self._add_one(name, admin, password) for name in checked]
 
     async def _add_one(self, name: str, admin: bool, password: str | None) -> NewAccount:
@@ -109,9 +117,9 @@ class UserAdmin:
             log.info("added user %r (local account%s)", name, ", admin" if admin else "")
             return NewAccount(name, shown)
         if self.creates_unix_accounts and unixaccounts.uid_of(name) is None:
-            unixaccounts.create_account(name, chosen)
+            unixaccounts.create_account(name, chosen, uids=self.user_uids)
         elif self.can_set_passwords:
-            unixaccounts.set_password(name, chosen)
+            unixaccounts.set_password(name, chosen, uids=self.user_uids)
         else:
             shown = None  # a password we could not set must not be shown as if it were
         self.store.add_user(name, admin=admin)
@@ -126,7 +134,7 @@ class UserAdmin:
         if self.local is not None:
             await self.local.set_password(name, chosen)
         elif os.geteuid() == 0:
-            unixaccounts.set_password(name, chosen)
+            unixaccounts.set_password(name, chosen, uids=self.user_uids)
         else:
             raise AuthError(
                 N_(
@@ -164,11 +172,13 @@ class UserAdmin:
         self.store.require_user(name)
         if remove_unix_account and self.local is None:
             unixaccounts.check_unix_name(name)
+            if unixaccounts.uid_of(name) is not None:
+                unixaccounts.check_managed_uid(name, self.user_uids)  # before any change
         self._log_out(name)
         self.store.delete_user(name)
         log.info("deleted user %r", name)
         if remove_unix_account and self.local is None:
-            unixaccounts.delete_account(name)
+            unixaccounts.delete_account(name, uids=self.user_uids)
 
     def _log_out(self, name: str) -> None:
         if self.sessions is not None:

@@ -58,12 +58,12 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         return account_page_response(request, status=400, error=TOO_SHORT)
     ip = client_ip(request)
     if (
-        c.throttle.check(who.name, ip) > 0
+        c.throttle.begin_attempt(who.name, ip) > 0  # counted as failed until it succeeds
         or await c.authenticator.authenticate(who.name, old) != who.name
     ):
-        c.throttle.record_failure(who.name, ip)
         log.warning("%s gave a wrong current password when changing it", who.name)
         return account_page_response(request, status=403, error=WRONG_PASSWORD)
+    c.throttle.record_success(who.name, ip)
     try:
         await user_admin(request).set_password(who.name, new)
     except AuthError as exc:

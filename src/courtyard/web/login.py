@@ -29,7 +29,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "")), "")
     ip = client_ip(request)
-    wait = c.throttle.check(name, ip)
+    wait = c.throttle.begin_attempt(name, ip)  # counted as failed until it succeeds
     if wait > 0:
         log.warning("login throttled for %r from %s", name[:32], ip)
         return render(
@@ -43,7 +43,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         )
     user = await c.authenticator.authenticate(name, password)
     if user is None or not c.authenticator.is_allowed(user):
-        c.throttle.record_failure(name, ip)
         log.warning("failed login for %r from %s", name[:32], ip)
         return render(
             request,
