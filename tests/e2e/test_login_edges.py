@@ -127,3 +127,28 @@ async def test_session_cookie_is_httponly_and_samesite_lax(
             assert set_cookie
             assert "HttpOnly" in set_cookie[0]
             assert "SameSite=Lax" in set_cookie[0]
+
+
+async def test_a_junk_token_does_not_unlock_the_cookie_without_a_form_token(
+    shared_hub: HubProcess, alice: UnixUser
+) -> None:
+    """check_csrf waives the form token for ``Authorization: token ...``; the cookie beside
+    an invalid token must then not count, or any page could POST with a junk token."""
+    async with HubClient(shared_hub.url) as client:
+        await client.login(alice.name, alice.password, next_url="/hub/home")
+        await client.post_form("/hub/spawn", {})
+        await client.wait_until_ready(alice.name)
+        try:
+            async with client.http.post(
+                shared_hub.url + "/hub/stop",
+                headers={"Authorization": "token junk"},
+                allow_redirects=False,
+            ) as r:
+                assert r.status == 302
+                assert r.headers["Location"].startswith("/hub/login")  # anonymous
+            status, _, _ = await client.get(f"/user/{alice.name}/api/status")
+            assert status == 200  # still running, answered by the server itself
+            status, _, _ = await client.get("/hub/home", headers={"Authorization": "x"})
+            assert status == 200  # not a token: the session cookie still counts
+        finally:
+            await client.post_form("/hub/stop", {})
