@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import uvloop
 from aiohttp import web
-from proxykit import DictGate, hub_app, user_app
 
 from courtyard.auth.principal import Principal
 from courtyard.proxy import ProxyLimits, ProxyServer, Route, RouteTable
 from courtyard.spawners.base import Endpoint
+from tests.proxy.proxykit import DictGate, hub_app, user_app
 
 TEST_LIMITS = ProxyLimits(
     max_head_bytes=8 * 1024,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from proxykit import RawClient, get
-
-from conftest import Stack, free_tcp_port, wait_for
 from courtyard.proxy import Route
 from courtyard.spawners.base import Endpoint
+from tests.proxy.conftest import Stack, free_tcp_port, wait_for
+from tests.proxy.proxykit import RawClient, get
 
 
 class RawUpstream:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from proxykit import RawClient, get, user_app
-
-from conftest import Stack, serve_unix
 from courtyard.auth.principal import Principal
 from courtyard.proxy import Route
 from courtyard.spawners.base import Endpoint
+from tests.proxy.conftest import Stack, serve_unix
+from tests.proxy.proxykit import RawClient, get, user_app
 
 
 async def test_ten_thousand_routes_and_churn_drop_no_request(stack: Stack) -> None:

@@ -6,9 +6,9 @@ import logging
 from urllib.parse import urlencode
 
 import pytest
-from proxykit import RawClient, get
 
-from conftest import Stack
+from tests.proxy.conftest import Stack
+from tests.proxy.proxykit import RawClient, get
 
 
 async def fetch(stack: Stack, request: bytes) -> tuple[int, dict[str, object]]:

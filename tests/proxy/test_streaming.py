@@ -8,9 +8,9 @@ import os
 import aiohttp
 import pytest
 import websockets
-from proxykit import RawClient, get
 
-from conftest import Stack
+from tests.proxy.conftest import Stack
+from tests.proxy.proxykit import RawClient, get
 
 ALICE = {"Cookie": "courtyard=alice-cookie"}
 

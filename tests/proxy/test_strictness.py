@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from proxykit import RawClient, get
 
-from conftest import TEST_LIMITS, Stack
+from tests.proxy.conftest import TEST_LIMITS, Stack
+from tests.proxy.proxykit import RawClient, get
 
 HEAD = b"POST /user/alice/echo HTTP/1.1\r\nHost: h\r\nCookie: courtyard=alice-cookie\r\n"
 
