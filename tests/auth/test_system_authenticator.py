@@ -8,13 +8,13 @@ import pwd
 from pathlib import Path
 
 import pytest
-from tests.conftest import UnixUser
 
 from courtyard.auth.authenticators import SystemAuthenticator
 from courtyard.auth.pam import pam_authenticate
 from courtyard.auth.unixaccounts import has_usable_password
 from courtyard.config.settings import Settings
 from courtyard.store import Store
+from tests.conftest import UnixUser
 
 
 def system(**settings: object) -> SystemAuthenticator:
