@@ -21,9 +21,11 @@ from courtyard.errors import SpawnError
 from courtyard.singleuser.contract import OWNER_ENV, SECRET_ENV
 from courtyard.singleuser.labsettings import LANGUAGE_ENV
 from courtyard.spawners.unixuser import TargetUser, first_unsearchable_dir
+from courtyard.spawners.userfiles import read_user_file
 
 MAX_SOCKET_PATH = 100  # bytes; sun_path holds 108 on Linux, fewer elsewhere
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+LOG_TAIL_BYTES = 64 * 1024  # the most of a log read for an error message
 
 
 def check_name(user: str) -> None:
@@ -87,14 +89,16 @@ def open_log(log_dir: Path, user: str) -> int:
     return fd
 
 
-def read_log_tail(path: Path, offset: int, lines: int = 20) -> str:
-    """The last ``lines`` lines written to the log after ``offset``."""
-    try:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            text = log.read().decode("utf-8", "replace")
-    except OSError as exc:
-        return f"(log {str(path)!r} unreadable: {exc})"
+def read_log_tail(path: Path, offset: int, lines: int = 20, owner_uid: int | None = None) -> str:
+    """The last ``lines`` lines written to the log after ``offset`` (from its last 64 KiB).
+
+    The log must be a regular file (not a symlink) owned by ``owner_uid`` (default: the hub's
+    own account) or root, see :func:`userfiles.read_user_file`. Blocking: from async code, call
+    it with ``asyncio.to_thread``."""
+    owner = os.geteuid() if owner_uid is None else owner_uid
+    text = read_user_file(path, owner, LOG_TAIL_BYTES, tail=True, start=offset)
+    if text is None:
+        return f"(log {str(path)!r} missing, or not a regular file of uid {owner})"
     return "\n".join(text.splitlines()[-lines:])
 
 

@@ -17,6 +17,8 @@ import asyncio
 import json
 import os
 import secrets
+import socket
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,14 @@ from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Started
 from courtyard.spawners.probe import parse_status_line
 from courtyard.spawners.slurm_queue import JobInfo
 from courtyard.spawners.unixuser import TargetUser, lookup_target_user, require_interpreter
+from courtyard.spawners.userfiles import read_user_file
 
 SECRET_FILE = "slurm-secret"  # noqa: S105 - a file name
 ENDPOINT_FILE = "slurm-endpoint.json"
 STOP_WAIT = 20.0  # seconds to wait for a cancelled job to leave RUNNING
 HOPELESS_CHECKS = 2  # a start fails when this many checks in a row find the job hopeless
+ENDPOINT_MAX_BYTES = 4096  # the endpoint file is a small JSON object
+WILDCARD_BINDS = ("", "0.0.0.0", "::")  # bind_ip values meaning "the node's own address"
 
 
 class SlurmSpawner:
@@ -49,6 +54,7 @@ class SlurmSpawner:
         self.profile = profile
         self.job_id: str | None = None
         self._last: JobInfo | None = None
+        self._owner_uid = os.geteuid()  # who owns the job's files: the target user, after start
 
     @classmethod
     def from_state(
@@ -73,6 +79,7 @@ class SlurmSpawner:
         target = lookup_target_user(self.user)
         python = launch.resolve_python(self.settings)
         require_interpreter(python, target)
+        self._owner_uid = target.uid
         secret = secrets.token_urlsafe(32)
         script = self._job_script(target, python, resources)
         self._prepare_files(target, secret)
@@ -132,7 +139,7 @@ class SlurmSpawner:
         while True:
             info = await self._job_info()
             if info is None or not info.active:
-                raise self._ended_error(info)
+                raise await self._ended_error(info)
             hopeless = hopeless + 1 if info.hopeless else 0
             if hopeless >= HOPELESS_CHECKS:
                 raise self._hopeless_error(info)
@@ -141,21 +148,21 @@ class SlurmSpawner:
                 shown = message
                 progress(Progress(40 if info.state == "RUNNING" else 20, message))
             if info.state == "RUNNING":
-                endpoint = self._read_endpoint()
+                endpoint = await self._read_endpoint(info.node)
                 if endpoint is not None and await self._answers(endpoint, secret):
                     return endpoint
             if loop.time() >= deadline:
                 raise self._timeout_error(info)
             await asyncio.sleep(self.settings.slurm.poll_interval)
 
-    def _read_endpoint(self) -> Endpoint | None:
-        try:
-            facts = json.loads((self.server_dir / ENDPOINT_FILE).read_text())
-        except (OSError, ValueError):
+    async def _read_endpoint(self, node: str) -> Endpoint | None:
+        """The endpoint the job wrote (a file the user controls: read with care, then checked)."""
+        path = self.server_dir / ENDPOINT_FILE
+        text = await asyncio.to_thread(read_user_file, path, self._owner_uid, ENDPOINT_MAX_BYTES)
+        if text is None:
             return None
-        if str(facts.get("job_id")) != self.job_id:
-            return None  # left by an earlier job
-        return Endpoint(host=str(facts["host"]), port=int(facts["port"]))
+        hosts = await expected_hosts(self.settings.slurm.bind_ip, node)
+        return parse_endpoint(text, str(self.job_id), hosts)
 
     async def _answers(self, endpoint: Endpoint, secret: str) -> bool:
         headers = {SECRET_HEADER: secret, USER_HEADER: self.user}
@@ -169,13 +176,14 @@ class SlurmSpawner:
             )
         return status == 200
 
-    def _ended_error(self, info: JobInfo | None) -> SpawnError:
+    async def _ended_error(self, info: JobInfo | None) -> SpawnError:
         state = info.state if info else "gone"
         log = self.server_dir / f"slurm-{self.job_id}.log"
+        tail = await asyncio.to_thread(launch.read_log_tail, log, 0, 20, self._owner_uid)
         return SpawnError(
             f"The Slurm job {self.job_id} of {self.user!r} ended before the server answered "
             f"({state}). The administrator can read {str(log)!r}.",
-            detail=f"job {self.job_id}: {info}; last log lines:\n{launch.read_log_tail(log, 0)}",
+            detail=f"job {self.job_id}: {info}; last log lines:\n{tail}",
         )
 
     def _hopeless_error(self, info: JobInfo) -> SpawnError:
@@ -235,6 +243,48 @@ class SlurmSpawner:
         (self.server_dir / ENDPOINT_FILE).unlink(missing_ok=True)
         (self.server_dir / SECRET_FILE).unlink(missing_ok=True)
         self.job_id = None
+
+
+async def expected_hosts(bind_ip: str, node: str) -> frozenset[str]:
+    """The hosts a job on ``node`` may report: the configured ``bind_ip``, which the job binds
+    as it is; or, when that is empty or a wildcard, the node's name and the addresses it
+    resolves to (the job binds its node's own address)."""
+    if bind_ip not in WILDCARD_BINDS:
+        return frozenset({bind_ip})
+    if not node:
+        return frozenset()
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(node, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return frozenset({node})
+    return frozenset({node, *(str(sockaddr[0]) for *_, sockaddr in infos)})
+
+
+def parse_endpoint(text: str, job_id: str, hosts: Collection[str]) -> Endpoint | None:
+    """The endpoint in a job's endpoint file, None if it is not (yet) this job's.
+
+    The file is the user's, so a host outside ``hosts`` (see :func:`expected_hosts`) or a
+    port outside 1024-65535 fails the start instead of sending the hub somewhere else."""
+    try:
+        facts = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(facts, dict) or str(facts.get("job_id")) != job_id:
+        return None  # left by an earlier job, or not written yet
+    host, port = facts.get("host"), facts.get("port")
+    if not isinstance(host, str) or host not in hosts:
+        allowed = ", ".join(sorted(hosts)) or "none"
+        raise SpawnError(
+            f"The Slurm job {job_id} reported an address its node does not have; "
+            f"the hub will not connect there.",
+            detail=f"job {job_id}: endpoint host {host!r} is not one of {allowed}",
+        )
+    if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
+        raise SpawnError(
+            f"The Slurm job {job_id} reported an invalid port; the hub will not connect there.",
+            detail=f"job {job_id}: endpoint port {port!r} is not in 1024-65535",
+        )
+    return Endpoint(host=host, port=port)
 
 
 def describe(info: JobInfo) -> str:
