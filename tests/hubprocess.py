@@ -78,6 +78,14 @@ class HubProcess:
         self.stop()
         raise RuntimeError("hub did not become ready:\n" + "\n".join(self.output[-40:]))
 
+    def restart_reattaching(self, user: str) -> None:
+        """Stop the hub and start it again on the same port; return once it says it
+        re-attached ``user``'s server (the user's browser keeps its URL and cookie)."""
+        self.listen_port = self.port
+        self.stop()
+        self.start()
+        self.wait_for_output(f"re-attached .*{user}")
+
     def _drain(self) -> None:
         """Keep reading the hub's output so a full pipe never blocks its logging."""
         proc = self.proc

@@ -86,10 +86,7 @@ async def test_restarted_hub_reattaches_the_running_server(
         await client.wait_until_ready(alice.name)
         kernel = await client.start_kernel(alice.name)
         assert await client.execute(alice.name, kernel, "x = 41; x + 1") == "42"
-        hub.listen_port = hub.port
-        hub.stop()
-        hub.start()
-        hub.wait_for_output(f"re-attached .*{alice.name}")
+        hub.restart_reattaching(alice.name)
         client.base = hub.url
         # the same browser session, the same kernel, its state intact
         assert await client.execute(alice.name, kernel, "x + 1") == "42"

@@ -62,10 +62,7 @@ async def test_restarted_hub_reattaches_the_job(slurm_hub: HubProcess, alice: Un
         job = running_job(alice.name)
         kernel = await client.start_kernel(alice.name)
         assert await client.execute(alice.name, kernel, "y = 6; y * 7") == "42"
-        slurm_hub.listen_port = slurm_hub.port
-        slurm_hub.stop()
-        slurm_hub.start()
-        slurm_hub.wait_for_output(f"re-attached .*{alice.name}")
+        slurm_hub.restart_reattaching(alice.name)
         client.base = slurm_hub.url
         assert await client.execute(alice.name, kernel, "y * 7") == "42"
         assert running_job(alice.name) == job
