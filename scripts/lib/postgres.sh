@@ -2,6 +2,11 @@
 # A private PostgreSQL server for the tests: a fresh cluster in a temp dir, on 127.0.0.1 and
 # a free port from 54329 up, its socket in that dir. Only the cluster started here is stopped.
 #
+# Each test database is dropped WITH (FORCE), which terminates whatever is still connected to it.
+# A backend of another role (an autovacuum worker, say) makes that fail with "must be a member
+# of the role whose process is being terminated", so autovacuum is off in this throwaway
+# cluster and the test role may signal backends (pg_signal_backend).
+#
 # After start_test_postgres: COURTYARD_TEST_POSTGRES_URL is exported and stop_test_postgres
 # (called from the caller's EXIT trap) stops the server and removes the dir.
 
@@ -56,10 +61,11 @@ start_test_postgres() {
     --auth-local=trust --auth-host=scram-sha-256 >"$PG_DIR/initdb.log" 2>&1 \
     || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed"; }
   pg_as_owner "$bin/pg_ctl" start -w -t 60 -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
-    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c autovacuum=off" \
     >/dev/null || { cat "$PG_DIR/server.log" >&2; die "PostgreSQL did not start"; }
   pg_as_owner "$bin/psql" -q -h "$PG_DIR" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
     -c "CREATE ROLE courtyard LOGIN CREATEDB PASSWORD '$password'" \
+    -c "GRANT pg_signal_backend TO courtyard" \
     -c "CREATE DATABASE courtyard_test OWNER courtyard" >/dev/null \
     || die "could not create the PostgreSQL test role and database"
   PG_BIN=$bin
