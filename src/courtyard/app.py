@@ -12,6 +12,7 @@ import getpass
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +20,20 @@ from typing import Any
 
 from aiohttp import web
 
+from courtyard.api.context import ProxyStats
 from courtyard.api.setup import Access, build_access, build_api
 from courtyard.auth.authenticators import Authenticator, LocalAuthenticator, make_authenticator
 from courtyard.auth.keys import load_or_create_secret
 from courtyard.auth.sessions import SECURE_COOKIE_NAME, SessionGate, SessionManager
 from courtyard.auth.throttle import LoginThrottle
+from courtyard.config.load import settings_to_data
 from courtyard.config.settings import Settings, running_as_root
 from courtyard.culler.loop import Culler
 from courtyard.daemon.adminsocket import admin_socket_path, build_admin_app, serve_admin_socket
 from courtyard.daemon.records import remove_status, write_status
 from courtyard.hub.servers import ServerManager
-from courtyard.ports import bind_or_explain
+from courtyard.ports import bind_or_explain, shared_listeners
+from courtyard.proxy.fleet import WorkerFleet
 from courtyard.proxy.routes import RouteTable
 from courtyard.proxy.server import ProxyServer
 from courtyard.spawners.base import Endpoint, Spawner
@@ -89,6 +93,7 @@ class Courtyard:
         self.servers: ServerManager | None = None
         self.culler: Culler | None = None
         self.proxy: ProxyServer | None = None
+        self.fleet: WorkerFleet | None = None
         self.first_account: tuple[str, str] | None = None  # (name, password), shown once
         self._runner: web.AppRunner | None = None
         self._admin_runner: web.AppRunner | None = None
@@ -144,7 +149,16 @@ class Courtyard:
             cookie_name=self.cookie_name,
             secure_cookies=self.tls is not None,
         )
-        api = build_api(access, settings, store, servers, self.authenticator, gate, sessions)
+        api = build_api(
+            access,
+            settings,
+            store,
+            servers,
+            self.authenticator,
+            gate,
+            sessions,
+            proxy_stats=self.proxy_stats,
+        )
         culler = self.culler = Culler(
             settings.culler,
             servers,
@@ -165,12 +179,54 @@ class Courtyard:
             Endpoint(unix_path=str(self.layout.control_socket)),
             on_upstream_gone=servers.on_upstream_gone,
         )
-        binding = self.proxy.start(settings.ip, settings.port, ssl=self.tls)
-        await bind_or_explain(binding, settings.port)
+        count = settings.resolved_workers()
+        if count == 1:
+            await bind_or_explain(
+                self.proxy.start(settings.ip, settings.port, ssl=self.tls), settings.port
+            )
+        else:
+            listeners = shared_listeners(settings.ip, settings.port, count)
+            await self.proxy.start(sock=listeners[0], ssl=self.tls)
+            await self._start_workers(listeners[1:], secret, sessions, access)
         servers.start_watching()
         culler.start()
         access.services.start(self.url.rstrip("/") + "/hub/api")
         write_status(self.layout.root, self.url, self.port)
+
+    async def _start_workers(
+        self,
+        listeners: list[socket.socket],
+        secret: bytes,
+        sessions: SessionManager,
+        access: Access,
+    ) -> None:
+        """Proxy workers on the rest of the port's SO_REUSEPORT sockets (proxy/fleet.py)."""
+        assert self.servers is not None
+        tokens = access.tokens
+        init = {
+            "settings": settings_to_data(self.settings),
+            "secret": secret.hex(),
+            "cookie": self.cookie_name,
+            "hub": str(self.layout.control_socket),
+        }
+        fleet = self.fleet = WorkerFleet(
+            self.routes,
+            lambda: {**init, "services": dict(tokens.services)},
+            (self.settings.ip, self.port),
+            on_upstream_gone=self.servers.on_upstream_gone,
+        )
+        sessions.on_revoke.append(lambda: fleet.auth_changed(dict(tokens.services)))
+        tokens.on_change.append(lambda: fleet.auth_changed(dict(tokens.services)))
+        await fleet.start(listeners)
+        log.info("the port is served by %d processes: the hub and %d proxy workers",
+                 len(listeners) + 1, len(listeners))  # fmt: skip
+
+    def proxy_stats(self) -> ProxyStats:
+        """Connections per serving process: 0 is the hub, 1.. its proxy workers."""
+        rows: ProxyStats = []
+        if self.proxy is not None:
+            rows.append({"worker": 0, "pid": os.getpid(), **self.proxy.stats()})
+        return rows + (self.fleet.stats() if self.fleet else [])
 
     async def _start_control_plane(self, app: web.Application) -> None:
         sock = self.layout.control_socket
@@ -197,8 +253,10 @@ class Courtyard:
         remove_status(self.layout.root, os.getpid())
         if self.access is not None:
             await self.access.services.close()
-        if self.proxy is not None:
-            await self.proxy.close()
+        closing = [self.proxy.close()] if self.proxy is not None else []
+        if self.fleet is not None:
+            closing.append(self.fleet.close())
+        await asyncio.gather(*closing)  # the workers finish their requests meanwhile
         if self.culler is not None:
             await self.culler.close()
         if self._admin_runner is not None:

@@ -10,6 +10,7 @@ CourtyardError                  anything Courtyard reports to a person without a
 │   └── InterpreterError        the user cannot run the configured Python / jupyter
 ├── ServerStateError            an action does not fit the server's state (start while stopping)
 ├── PortInUseError              the port to bind is taken (names the holder when known)
+├── ProxyWorkerError            a proxy worker (workers = N) could not start
 └── DaemonError                 start/stop/status of the background hub failed
 
 The CLI turns a CourtyardError into one paragraph on stderr and exit status ``exit_code``;
@@ -103,6 +104,10 @@ class ServerStateError(CourtyardError):
 
 class PortInUseError(CourtyardError):
     exit_code = 3
+
+
+class ProxyWorkerError(CourtyardError):
+    pass
 
 
 class DaemonError(CourtyardError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 from collections.abc import Awaitable
 from pathlib import Path
 
@@ -14,9 +15,40 @@ async def bind_or_explain(binding: Awaitable[None], port: int) -> None:
     try:
         await binding
     except OSError as e:
-        if e.errno != errno.EADDRINUSE:
-            raise
-        raise PortInUseError(port_in_use_message(port)) from None
+        raise explained(e, port) from None
+
+
+def explained(error: OSError, port: int) -> Exception:
+    """A PortInUseError naming the holder for EADDRINUSE, else ``error`` itself."""
+    if error.errno != errno.EADDRINUSE:
+        return error
+    return PortInUseError(port_in_use_message(port))
+
+
+def shared_listeners(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` listening sockets on one port with SO_REUSEPORT, one per serving process.
+
+    SO_REUSEPORT would let these join sockets that another process of the same user already
+    listens on (a second hub, say), and the kernel would split connections between the two.
+    So the port is first bound once without it, which fails when anything listens there.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family) as probe:
+            port = probe.getsockname()[1]
+    except OSError as e:
+        raise explained(e, port) from None
+    listeners: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            listeners.append(
+                socket.create_server((host, port), family=family, backlog=1024, reuse_port=True)
+            )
+    except OSError as e:
+        for sock in listeners:
+            sock.close()
+        raise explained(e, port) from None
+    return listeners
 
 
 def port_in_use_message(port: int) -> str:

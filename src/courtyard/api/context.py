@@ -22,6 +22,11 @@ from courtyard.store.store import Store
 from courtyard.store.tokenstore import GroupStore
 
 MAX_BODY = 64 * 1024
+ProxyStats = list[dict[str, "int | None"]]  # per serving process: worker, pid, accepted, open
+
+
+def no_proxy_stats() -> ProxyStats:
+    return []
 
 
 @dataclass
@@ -38,6 +43,7 @@ class ApiContext:
     sessions: SessionManager
     shutdown: Callable[[], None]
     version: str
+    proxy_stats: Callable[[], ProxyStats] = no_proxy_stats
 
 
 API = web.AppKey("courtyard-api", ApiContext)

@@ -10,7 +10,16 @@ from typing import Any
 from aiohttp import web
 
 from courtyard import __version__
-from courtyard.api.context import ApiContext, ApiError, Caller, api, caller, identify, reply
+from courtyard.api.context import (
+    ApiContext,
+    ApiError,
+    Caller,
+    ProxyStats,
+    api,
+    caller,
+    identify,
+    reply,
+)
 from courtyard.api.models import user_model
 from courtyard.hub.services import ManagedService
 
@@ -116,12 +125,31 @@ def metrics_text(context: ApiContext) -> str:
     out = []
     for name, text, value in lines:
         out += [f"# HELP {name} {text}", f"# TYPE {name} gauge", f"{name} {value}"]
+    out += proxy_metrics(context.proxy_stats())
     out += [
         "# HELP courtyard_info Courtyard version",
         "# TYPE courtyard_info gauge",
         f'courtyard_info{{version="{__version__}"}} 1',
     ]
     return "\n".join(out) + "\n"
+
+
+def proxy_metrics(stats: ProxyStats) -> list[str]:
+    """Per serving process (0: the hub itself, 1..: proxy workers, see workers = N)."""
+    out = []
+    for name, key, kind, text in (
+        ("courtyard_proxy_connections_accepted_total", "accepted", "counter",
+         "Client connections accepted, per serving process"),
+        ("courtyard_proxy_connections_open", "open", "gauge",
+         "Client connections open now, per serving process"),
+        ("courtyard_proxy_worker_restarts_total", "restarts", "counter",
+         "Times a proxy worker was started again after it died"),
+    ):  # fmt: skip
+        rows = [s for s in stats if key in s]
+        if rows:
+            out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+            out += [f'{name}{{worker="{s["worker"]}"}} {s[key]}' for s in rows]
+    return out
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from courtyard import __version__
 from courtyard.api.app import build_api_app
-from courtyard.api.context import ApiContext
+from courtyard.api.context import ApiContext, ProxyStats, no_proxy_stats
 from courtyard.api.hub import API_VERSION
 from courtyard.auth.authenticators import Authenticator
 from courtyard.auth.principal import Gate
@@ -73,6 +74,7 @@ def build_api(
     authenticator: Authenticator,
     gate: Gate,
     sessions: SessionManager,
+    proxy_stats: Callable[[], ProxyStats] = no_proxy_stats,
 ) -> web.Application:
     context = ApiContext(
         settings=settings,
@@ -87,5 +89,6 @@ def build_api(
         sessions=sessions,
         shutdown=request_shutdown,
         version=f"{API_VERSION} (Courtyard {__version__})",
+        proxy_stats=proxy_stats,
     )
     return build_api_app(context)

@@ -4,8 +4,8 @@ A cookie is ``<token>.<signature>``: 32 random bytes (url-safe base64) and a tru
 HMAC-SHA256 of the token under the hub's secret key, so forged or mangled cookies are refused
 without touching the database. Only sha256(token) is stored (``sessions.id_hash``); logout
 deletes the row, which logs out every tab. Lookups are cached for ``cache_ttl`` seconds (and
-dropped at once on revoke in this process), so the proxy can ask on every request; other
-worker processes notice a revoke within ``cache_ttl``.
+dropped at once on revoke, here and - through ``on_revoke`` - in the proxy workers), so the
+proxy can ask on every request.
 """
 
 from __future__ import annotations
@@ -70,6 +70,11 @@ class SessionManager:
         self.now = now
         self.cache_ttl = cache_ttl
         self.cache: OrderedDict[str, CacheEntry] = OrderedDict()
+        self.on_revoke: list[Callable[[], None]] = []  # other processes' caches (proxy workers)
+
+    def revoked(self) -> None:
+        for callback in self.on_revoke:
+            callback()
 
     def sign(self, token: str) -> str:
         mac = hmac.new(self.secret_key, b"courtyard-session:" + token.encode(), hashlib.sha256)
@@ -132,7 +137,9 @@ class SessionManager:
         """Log out this session everywhere; False if it was not a live session."""
         token = self.token_of(cookie)
         self.cache.pop(cookie, None)
-        return token is not None and self.store.delete_session(hash_token(token))
+        found = token is not None and self.store.delete_session(hash_token(token))
+        self.revoked()
+        return found
 
     def revoke_user(self, name: str) -> int:
         """Log ``name`` out of every session; returns how many there were."""
@@ -147,6 +154,7 @@ class SessionManager:
         ]
         for key in stale:
             del self.cache[key]
+        self.revoked()
 
     def purge_expired(self) -> int:
         return self.store.purge_expired_sessions(from_epoch(self.now()))

@@ -67,6 +67,11 @@ class TokenManager:
         self.cache_ttl = cache_ttl
         self.cache: OrderedDict[str, Cached] = OrderedDict()
         self.services: dict[str, str] = {}  # hash -> service name
+        self.on_change: list[Callable[[], None]] = []  # other processes' caches (proxy workers)
+
+    def changed(self) -> None:
+        for callback in self.on_change:
+            callback()
 
     def create(
         self, user: str, *, note: str, scopes: list[str], expires_in: float | None
@@ -81,6 +86,7 @@ class TokenManager:
 
     def add_service_token(self, token: str, service: str) -> None:
         self.services[hash_token(token)] = service
+        self.changed()
 
     def new_service_token(self, service: str) -> str:
         token = secrets.token_hex(20)
@@ -90,11 +96,13 @@ class TokenManager:
     def revoke(self, user: str, token_id: int) -> bool:
         found = self.tokens.delete(user, token_id)
         self.cache.clear()
+        self.changed()
         return found is not None
 
     def forget(self) -> None:
         """Drop every cached lookup (after a change of roles, admin flags or groups)."""
         self.cache.clear()
+        self.changed()
 
     def identify(self, authorization: str | None) -> Principal | None:
         token = token_from_header(authorization)

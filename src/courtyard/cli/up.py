@@ -78,6 +78,11 @@ def print_banner(hub: Courtyard, *, secrets: bool = True) -> None:
     if hub.tls is not None:
         lines.append(f"  HTTPS certificate {s.ssl_cert}")
         lines.append(f"    SHA-256 fingerprint {fingerprint(s.ssl_cert)}")
+    if hub.fleet is not None:
+        pids = ", ".join(str(row["pid"]) for row in hub.fleet.stats())
+        lines.append(
+            f"  Served by {len(hub.fleet.workers) + 1} processes: the hub and workers {pids}"
+        )
     if hub.authenticator is not None:
         lines.append(f"  Who can log in: {hub.authenticator.describe_policy()}")
     lines += first_account_lines(hub) if secrets else []

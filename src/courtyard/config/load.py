@@ -86,6 +86,16 @@ def load_settings(
     return LoadedConfig(build_settings(values), path, sources)
 
 
+def settings_to_data(settings: Settings) -> dict[str, Any]:
+    """Settings as plain JSON-able data; ``settings_from_data`` builds them back (to hand a
+    hub's effective settings to its proxy workers)."""
+    return dataclasses.asdict(settings)
+
+
+def settings_from_data(data: Mapping[str, Any]) -> Settings:
+    return build_settings(flatten(data))
+
+
 def flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"culler": {"timeout": 5}} -> {"culler.timeout": 5}, for sections of the table only."""
     out: dict[str, Any] = {}

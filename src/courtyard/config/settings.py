@@ -131,6 +131,12 @@ class Settings:
         "PEM certificate (chain) for HTTPS on the hub's port. Empty: plain HTTP (or 'courtyard up --https' makes a self-signed one).",
     )
     ssl_key: str = setting("", "PEM private key for ssl_cert.")
+    workers: int = setting(
+        1,
+        "Processes serving the hub's port (SO_REUSEPORT): the hub itself plus workers-1 proxy workers. 0: one per CPU core.",
+        min=0,
+        max=64,
+    )
     # storage
     state_dir: str = setting(
         "",
@@ -230,6 +236,9 @@ class Settings:
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.resolved_state_dir() / 'courtyard.sqlite'}"
+
+    def resolved_workers(self) -> int:
+        return self.workers or len(os.sched_getaffinity(0))
 
     def resolved_python(self) -> str:
         return self.python or sys.executable

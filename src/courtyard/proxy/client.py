@@ -77,6 +77,7 @@ class ClientConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
         self.ctx.connections.add(self)
+        self.ctx.accepted += 1
         peer = transport.get_extra_info("peername")
         address = (peer[0] if isinstance(peer, tuple) else "local").encode()
         self.forwarded = b"X-Forwarded-For: %b\r\nX-Real-IP: %b\r\nX-Forwarded-Proto: %b\r\n" % (

@@ -35,6 +35,7 @@ class ProxyContext:
     on_upstream_gone: Callable[[str], None] | None = None
     scheme: bytes = b"http"
     closing: bool = False
+    accepted: int = 0  # connections since start (a worker reports it: is the load spread?)
     connections: set[ClientConnection] = field(default_factory=set)
     _admin_seen: dict[tuple[str, str], float] = field(default_factory=dict)
     _activity: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)

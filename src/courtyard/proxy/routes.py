@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from courtyard.spawners.base import Endpoint
 
@@ -34,17 +35,32 @@ class Route:
         self.activity_kind = kind
 
 
+class RouteWatcher(Protocol):
+    """Told of every change to a RouteTable (the proxy workers' feed, proxy/fleet.py)."""
+
+    def route_added(self, route: Route) -> None: ...
+
+    def route_removed(self, user: str) -> None: ...
+
+
 class RouteTable:
     """Routes by user name. The hub adds and removes; the proxy looks up and touches."""
 
     def __init__(self) -> None:
         self._routes: dict[str, Route] = {}
+        self.watchers: list[RouteWatcher] = []
 
     def add(self, route: Route) -> None:
         self._routes[route.user] = route
+        for watcher in self.watchers:
+            watcher.route_added(route)
 
     def remove(self, user: str) -> Route | None:
-        return self._routes.pop(user, None)
+        route = self._routes.pop(user, None)
+        if route is not None:
+            for watcher in self.watchers:
+                watcher.route_removed(user)
+        return route
 
     def get(self, user: str) -> Route | None:
         return self._routes.get(user)

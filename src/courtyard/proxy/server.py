@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl as ssl_module
 from collections.abc import Callable
 
@@ -47,12 +48,14 @@ class ProxyServer:
 
     async def start(
         self,
-        host: str,
-        port: int,
+        host: str = "127.0.0.1",
+        port: int = 0,
         *,
         ssl: ssl_module.SSLContext | None = None,
         reuse_port: bool = False,
+        sock: socket.socket | None = None,
     ) -> None:
+        """Listen on ``host:port``, or accept on ``sock`` when given (already listening)."""
         loop = asyncio.get_running_loop()
         keep_heap_warm()  # large bodies: no brk() and fresh page faults per socket read
         ctx = ProxyContext(
@@ -68,8 +71,13 @@ class ProxyServer:
         )
         if ssl is not None:  # sorts TLS from plain HTTP, which gets a pointer to https://
             tls_port = TlsPort(lambda: ClientConnection(ctx), ssl, self._limits.header_timeout)
-            await tls_port.start(host, port, reuse_port=reuse_port)
+            if sock is not None:
+                tls_port.serve(sock)
+            else:
+                await tls_port.start(host, port, reuse_port=reuse_port)
             self._server = tls_port
+        elif sock is not None:
+            self._server = await loop.create_server(lambda: ClientConnection(ctx), sock=sock)
         else:
             self._server = await loop.create_server(
                 lambda: ClientConnection(ctx),
@@ -84,6 +92,13 @@ class ProxyServer:
     @property
     def port(self) -> int:
         return self._port
+
+    def stats(self) -> dict[str, int]:
+        """Connections accepted since start, and open now."""
+        ctx = self._ctx
+        if ctx is None:
+            return {"accepted": 0, "open": 0}
+        return {"accepted": ctx.accepted, "open": len(ctx.connections)}
 
     async def close(self) -> None:
         """Stop accepting, close idle connections, let in-flight exchanges finish (bounded)."""

@@ -37,7 +37,10 @@ class TlsPort:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> None:
-        sock = socket.create_server((host, port), backlog=1024, reuse_port=reuse_port)
+        self.serve(socket.create_server((host, port), backlog=1024, reuse_port=reuse_port))
+
+    def serve(self, sock: socket.socket) -> None:
+        """Accept on an already listening socket (a proxy worker's share of the port)."""
         sock.setblocking(False)
         self._sock = sock
         self._spawn(self._accept_loop(sock))
