@@ -19,14 +19,17 @@ import pytest
 from aiohttp import web
 
 from courtyard.auth.sessions import SessionManager
+from courtyard.auth.tokens import TokenManager, token_manager
 from courtyard.config.load import settings_to_data
 from courtyard.config.settings import Settings
+from courtyard.config.tables import RoleConfig, ServiceConfig
 from courtyard.errors import PortInUseError, ProxyWorkerError
 from courtyard.ports import shared_listeners
 from courtyard.proxy import Route, RouteTable
 from courtyard.proxy.fleet import WorkerFleet
 from courtyard.spawners.base import Endpoint
 from courtyard.store.store import Store
+from courtyard.store.tokenstore import GroupStore
 from tests.proxy.conftest import serve_tcp, serve_unix, wait_for
 from tests.proxy.proxykit import RawClient, Response, hub_app, user_app
 
@@ -39,6 +42,7 @@ class Fleet:
     fleet: WorkerFleet
     routes: RouteTable
     sessions: SessionManager
+    tokens: TokenManager
     store: Store
     port: int
     alice: str  # cookie values
@@ -52,9 +56,12 @@ def cookie(value: str) -> str:
 
 
 async def request(port: int, path: str, cookie_header: str = "", method: str = "GET") -> Response:
+    """``cookie_header`` is a Cookie header's value, or ``token ...`` for Authorization."""
     client = await RawClient.open(port)
     try:
         extra = f"Cookie: {cookie_header}\r\n" if cookie_header else ""
+        if cookie_header.startswith("token "):
+            extra = f"Authorization: {cookie_header}\r\n"
         client.send(
             f"{method} {path} HTTP/1.1\r\nHost: hub\r\n{extra}Content-Length: 0\r\n"
             "Connection: close\r\n\r\n".encode()
@@ -100,8 +107,14 @@ async def fleet() -> AsyncIterator[Fleet]:
         hub = await serve_unix(hub_app(), Path(tmp) / "hub.sock", runners)
         alice_endpoint = await serve_unix(user_app("alice"), Path(tmp) / "alice.sock", runners)
         bob_endpoint = await serve_tcp(user_app("bob"), runners)
-        settings = Settings(state_dir=tmp, database_url=f"sqlite:///{tmp}/hub.sqlite")
+        settings = Settings(
+            state_dir=tmp,
+            database_url=f"sqlite:///{tmp}/hub.sqlite",
+            services=[ServiceConfig(name="svc", url="http://127.0.0.1:1")],
+            load_roles=[RoleConfig(name="svc-role", scopes=["access:servers"], services=["svc"])],
+        )
         store = Store.open(settings.resolved_database_url())
+        tokens = token_manager(settings, store, GroupStore(store))
         secret = os.urandom(32)
         sessions = SessionManager(store, secret, 3600)
         store.ensure_user("alice")
@@ -120,10 +133,13 @@ async def fleet() -> AsyncIterator[Fleet]:
             "services": {},
         }
         workers = make_fleet(routes, init, port, gone)
-        sessions.on_revoke.append(lambda: workers.auth_changed({}))
+        sessions.on_revoke.append(lambda: workers.auth_changed(dict(tokens.services)))
+        tokens.on_change.append(lambda: workers.auth_changed(dict(tokens.services)))
         try:
             await workers.start(listeners)
-            yield Fleet(workers, routes, sessions, store, port, alice, bob, bob_endpoint, gone)
+            yield Fleet(
+                workers, routes, sessions, tokens, store, port, alice, bob, bob_endpoint, gone
+            )
         finally:
             await workers.close()
             for runner in runners:
@@ -167,6 +183,21 @@ async def test_logout_is_refused_by_every_worker_at_once(fleet: Fleet) -> None:
     assert await owners(fleet.port, "/user/alice/echo", cookie(fleet.alice)) == {"alice"}
     assert fleet.sessions.revoke(fleet.alice)
     await wait_for_owners(fleet, "/user/alice/echo", cookie(fleet.alice), {"hub"})
+
+
+async def test_tokens_open_a_server_through_every_worker_until_revoked(fleet: Fleet) -> None:
+    token, record = fleet.tokens.create(
+        "alice", note="script", scopes=["access:servers!user=alice"], expires_in=None
+    )
+    assert await owners(fleet.port, "/user/alice/echo", f"token {token}") == {"alice"}
+    answer = await request(fleet.port, "/user/alice/echo", f"token {token}")
+    assert answer.sent_header("X-Courtyard-Auth") == ["token"]
+    assert answer.sent_header("Authorization") == []
+    assert fleet.tokens.revoke("alice", record.id)
+    await wait_for_owners(fleet, "/user/alice/echo", f"token {token}", {"hub"})
+    # a hub-managed service's token is made when the service starts: the workers learn it
+    service_token = fleet.tokens.new_service_token("svc")
+    await wait_for_owners(fleet, "/user/alice/echo", f"token {service_token}", {"alice"})
 
 
 async def test_activity_seen_by_a_worker_reaches_the_hubs_route(fleet: Fleet) -> None:

@@ -15,16 +15,15 @@ from courtyard.api.context import ApiContext, ProxyStats, no_proxy_stats
 from courtyard.api.hub import API_VERSION
 from courtyard.auth.authenticators import Authenticator
 from courtyard.auth.principal import Gate
-from courtyard.auth.roles import Permissions, Role, RoleBook
+from courtyard.auth.roles import Permissions
 from courtyard.auth.sessions import SessionManager
-from courtyard.auth.tokens import TokenManager
+from courtyard.auth.tokens import TokenManager, token_manager
 from courtyard.config.settings import Settings
-from courtyard.config.tables import RoleConfig
 from courtyard.errors import ConfigError
 from courtyard.hub.servers import ServerManager
 from courtyard.hub.services import ServiceManager
 from courtyard.store.store import Store
-from courtyard.store.tokenstore import GroupStore, TokenStore
+from courtyard.store.tokenstore import GroupStore
 
 
 @dataclass
@@ -35,30 +34,14 @@ class Access:
     services: ServiceManager
 
 
-def role_of(config: RoleConfig) -> Role:
-    return Role(
-        config.name,
-        tuple(config.scopes),
-        config.description,
-        tuple(config.users),
-        tuple(config.groups),
-        tuple(config.services),
-    )
-
-
 def build_access(settings: Settings, store: Store) -> Access:
     names = [s.name for s in settings.services]
     if len(set(names)) != len(names):
         raise ConfigError(f"services: two services share a name in {names}.")
     groups = GroupStore(store)
-    book = RoleBook.build(map(role_of, settings.load_roles), admin_access=settings.admin_access)
-    permissions = Permissions(book, store, groups)
-    tokens = TokenManager(TokenStore(store), permissions, admin_access=settings.admin_access)
-    for service in settings.services:
-        if service.api_token:
-            tokens.add_service_token(service.api_token, service.name)
+    tokens = token_manager(settings, store, groups)
     services = ServiceManager(settings.services, tokens.new_service_token)
-    return Access(groups, permissions, tokens, services)
+    return Access(groups, tokens.permissions, tokens, services)
 
 
 def request_shutdown() -> None:

@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 from courtyard.auth import scopes as sc
 from courtyard.auth.principal import Principal
-from courtyard.auth.roles import Permissions
+from courtyard.auth.roles import Permissions, Role, RoleBook
+from courtyard.config.settings import Settings
+from courtyard.config.tables import RoleConfig
+from courtyard.store.store import Store
 from courtyard.store.timestamps import from_epoch
-from courtyard.store.tokenstore import TokenRecord, TokenStore
+from courtyard.store.tokenstore import GroupStore, TokenRecord, TokenStore
 
 CACHE_TTL = 5.0
 CACHE_ENTRIES = 10_000
@@ -161,3 +164,26 @@ class TokenManager:
         while len(self.cache) > CACHE_ENTRIES:
             self.cache.popitem(last=False)
         return entry
+
+
+def role_of(config: RoleConfig) -> Role:
+    return Role(
+        config.name,
+        tuple(config.scopes),
+        config.description,
+        tuple(config.users),
+        tuple(config.groups),
+        tuple(config.services),
+    )
+
+
+def token_manager(settings: Settings, store: Store, groups: GroupStore) -> TokenManager:
+    """Tokens as the settings define them: roles from ``load_roles``, the services' fixed
+    ``api_token``s (the hub and each proxy worker build one)."""
+    book = RoleBook.build(map(role_of, settings.load_roles), admin_access=settings.admin_access)
+    permissions = Permissions(book, store, groups)
+    tokens = TokenManager(TokenStore(store), permissions, admin_access=settings.admin_access)
+    for service in settings.services:
+        if service.api_token:
+            tokens.add_service_token(service.api_token, service.name)
+    return tokens

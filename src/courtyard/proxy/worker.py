@@ -24,15 +24,15 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from courtyard.api.setup import build_access
 from courtyard.auth.sessions import SessionGate, SessionManager
-from courtyard.auth.tokens import TokenManager
+from courtyard.auth.tokens import TokenManager, token_manager
 from courtyard.config.load import settings_from_data
 from courtyard.proxy import wire
 from courtyard.proxy.routes import RouteTable
 from courtyard.proxy.server import ProxyServer
 from courtyard.spawners.base import Endpoint
 from courtyard.store.store import Store
+from courtyard.store.tokenstore import GroupStore
 from courtyard.tls import server_context
 
 REPORT_EVERY = 1.0  # seconds between activity reports
@@ -113,10 +113,10 @@ async def serve(control: socket.socket, listener: socket.socket) -> None:
     init = wire.decode(first)
     settings = settings_from_data(init["settings"])
     logging.getLogger().setLevel(settings.log_level.upper())
-    store = Store.open(settings.resolved_database_url())
+    store = Store.attach(settings.resolved_database_url())
     try:
         sessions = SessionManager(store, bytes.fromhex(init["secret"]), settings.session_max_age)
-        tokens = build_access(settings, store).tokens
+        tokens = token_manager(settings, store, GroupStore(store))
         gate = SessionGate(sessions, store, settings, cookie_name=init["cookie"], tokens=tokens)
         routes = RouteTable()
         link = HubLink(reader, writer, routes, sessions, gate, tokens)

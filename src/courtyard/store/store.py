@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from alembic.util import CommandError
 from sqlalchemy import ColumnElement, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
@@ -116,6 +115,8 @@ class Store:
     def open(cls, url: str, *, clock: Clock = time.time) -> Store:
         """Open (creating if needed) the database at ``url`` and migrate it to the newest
         schema. Raises StoreError saying what failed and what to check."""
+        from alembic.util import CommandError
+
         shown = describe(url)
         try:
             engine = schema.make_engine(url)
@@ -140,6 +141,12 @@ class Store:
                 detail=repr(exc),
             ) from exc
         return cls(engine, clock=clock)
+
+    @classmethod
+    def attach(cls, url: str) -> Store:
+        """The database a running hub opened (and migrated): for its proxy workers, which
+        only read sessions and tokens (and stamp their last use)."""
+        return cls(schema.make_engine(url))
 
     def close(self) -> None:
         self.engine.dispose()
