@@ -262,7 +262,7 @@ def test_without_root_the_server_runs_as_the_hubs_own_account(hub: Hub, bob: Uni
 async def test_roots_own_server_runs_without_allow_root_from_the_admin(hub: Hub) -> None:
     """The seed's admin is root: its server starts with no --allow-root in any setting."""
     assert not any("allow" in arg for arg in hub.settings.args)
-    spawner = hub.spawner("root")
+    spawner = hub.spawner("root", admin_users=["root"])  # as the seed configures it
     started = await spawner.start(hub.events.append)
     try:
         assert started.endpoint.unix_path is not None
@@ -277,3 +277,19 @@ async def test_roots_own_server_runs_without_allow_root_from_the_admin(hub: Hub)
     finally:
         await spawner.stop()
     assert await spawner.poll() is not None
+
+
+@pytest.mark.parametrize("name", ["root", "daemon", "nobody"])
+async def test_system_accounts_get_no_server_unless_the_config_names_them(
+    hub: Hub, name: str
+) -> None:
+    """An admin adding a hub user called ``daemon`` must not get a process (and, with
+    admin_access, a shell) as that account; only admin_users/allowed_users open the door."""
+    spawner = hub.spawner(name)
+    with pytest.raises(SpawnError, match=rf"'{name}' is a system account \(uid \d+, outside"):
+        await spawner.start(hub.events.append)
+    assert await spawner.poll() is not None
+    assert hub.events == []  # refused before anything was started
+    allowed = hub.spawner(name, allowed_users=[name], python="/nonexistent/python3")
+    with pytest.raises(InterpreterError):  # past the account check, on to the next one
+        await allowed.start(hub.events.append)

@@ -32,9 +32,9 @@ from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Spawner, S
 from courtyard.spawners.probe import probe_status
 from courtyard.spawners.unixuser import (
     TargetUser,
-    lookup_target_user,
     require_directory,
     require_interpreter,
+    spawnable_user,
 )
 
 POLL_FIRST = 0.02  # seconds between readiness probes, growing to POLL_MAX
@@ -87,7 +87,7 @@ class LocalSpawner:
     async def start(self, progress: ProgressSink) -> Started:
         if await self.poll() is None:
             raise ServerStateError(f"The server of {self.user!r} is already running.")
-        target = lookup_target_user(self.user)
+        target = spawnable_user(self.user, self.settings)
         python = launch.resolve_python(self.settings)
         require_interpreter(python, target)
         notebook_dir = launch.expand_notebook_dir(self.settings.notebook_dir, target)

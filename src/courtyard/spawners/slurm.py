@@ -29,7 +29,7 @@ from courtyard.spawners import launch, slurm_queue, slurm_script
 from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Started
 from courtyard.spawners.probe import parse_status_line
 from courtyard.spawners.slurm_queue import JobInfo
-from courtyard.spawners.unixuser import TargetUser, lookup_target_user, require_interpreter
+from courtyard.spawners.unixuser import TargetUser, require_interpreter, spawnable_user
 from courtyard.spawners.userfiles import read_user_file
 
 SECRET_FILE = "slurm-secret"  # noqa: S105 - a file name
@@ -76,7 +76,7 @@ class SlurmSpawner:
         if await self.poll() is None:
             raise ServerStateError(f"The server of {self.user!r} is already running.")
         resources = slurm_script.resources_for(self.settings.slurm, self.profile)
-        target = lookup_target_user(self.user)
+        target = spawnable_user(self.user, self.settings)
         python = launch.resolve_python(self.settings)
         require_interpreter(python, target)
         self._owner_uid = target.uid

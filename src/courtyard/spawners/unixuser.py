@@ -12,7 +12,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from courtyard.errors import InterpreterError, SpawnError
+from courtyard.config.settings import Settings
+from courtyard.errors import N_, InterpreterError, SpawnError
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,26 @@ def lookup_target_user(name: str) -> TargetUser:
             f"there is no Unix account named {name!r} to run the server as.",
             detail=f"pwd.getpwnam({name!r}) failed; create the account or use local auth",
         ) from None
+
+
+def spawnable_user(name: str, settings: Settings) -> TargetUser:
+    """The account a server for ``name`` runs as, refusing system accounts (uid outside
+    ``min_uid``..``max_uid``, root included) unless ``admin_users`` or ``allowed_users`` name
+    them: an admin who adds a user called ``daemon`` in the hub must not get a server, and
+    through ``admin_access`` a shell, as that account. The seed's ``admin_users = ["root"]``
+    keeps root's own server."""
+    target = lookup_target_user(name)
+    if os.geteuid() != 0 or settings.min_uid <= target.uid <= settings.max_uid:
+        return target
+    if name in settings.admin_users or name in settings.allowed_users:
+        return target
+    raise SpawnError(
+        N_(
+            "{name!r} is a system account (uid {uid}, outside {low}..{high}): Courtyard starts"
+            " servers for it only when admin_users or allowed_users name it."
+        ),
+        params={"name": name, "uid": target.uid, "low": settings.min_uid, "high": settings.max_uid},
+    )
 
 
 def may_access(path: str, user: TargetUser, want: int) -> bool:
