@@ -212,6 +212,16 @@ def test_openapi_document_matches_the_router(service: Api) -> None:
 
 def test_server_start_stop_status_codes(service: Api, users: list[str]) -> None:
     assert service.call("DELETE", "/users/cybob/server").status_code == 204  # not running
+    # user_options: a profile this hub (local spawner) does not offer is refused, clearly
+    for options, message in (
+        ({"profile": "gpu"}, "There is no resource profile named 'gpu'; offered: none"),
+        ({"profile": 5}, "profile must be a string"),
+        ([], "Request body must be a JSON object"),
+    ):
+        r = service.call("POST", "/users/cybob/server", json=options)
+        assert (r.status_code, r.json()["status"]) == (400, 400)
+        assert r.json()["message"].startswith(message), r.json()
+    assert service.call("GET", "/users/cybob").json()["servers"] == {}
     assert service.call("POST", "/users/cybob/server").status_code in (201, 202)
     deadline = time.monotonic() + 90
     while not service.call("GET", "/users/cybob").json()["servers"].get("", {}).get("ready"):

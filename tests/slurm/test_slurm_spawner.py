@@ -79,6 +79,31 @@ async def test_unknown_profile_is_refused(slurm_hub: HubProcess, bob: UnixUser) 
         assert not [job for job in squeue(bob.name) if job[1] in ("PENDING", "RUNNING")]
 
 
+async def test_every_way_to_start_goes_through_the_profile_choice(
+    slurm_hub: HubProcess, bob: UnixUser
+) -> None:
+    """The page a stopped server's URL shows, and the API, start with a chosen profile too."""
+    async with HubClient(slurm_hub.url) as client:
+        await client.login(bob.name, bob.password, next_url="/hub/home")
+        status, page, _ = await client.get(f"/user/{bob.name}/lab/tree/x.ipynb")
+        assert status == 200
+        assert f'href="/hub/spawn?next=/user/{bob.name}/lab/tree/x.ipynb"' in page
+        _, form, _ = await client.get(f"/hub/spawn?next=/user/{bob.name}/lab/tree/x.ipynb")
+        assert f'name="next" value="/user/{bob.name}/lab/tree/x.ipynb"' in form
+        url = f"{slurm_hub.url.rstrip('/')}/hub/api/users/{bob.name}/server"
+        async with client.http.post(url, json={"profile": "huge"}) as r:
+            assert r.status == 400
+            assert "offered: " in (await r.json())["message"]
+        assert not [job for job in squeue(bob.name) if job[1] in ("PENDING", "RUNNING")]
+        async with client.http.post(url, json={"profile": "long"}) as r:
+            assert r.status in (201, 202), await r.text()
+        await client.wait_until_ready(bob.name, timeout=120)
+        assert job_field(running_job(bob.name), "TimeLimit") == "02:00:00"
+        await client.post_form("/hub/stop", {})
+    live = ("PENDING", "RUNNING", "COMPLETING")
+    wait_for(lambda: not [j for j in squeue(bob.name) if j[1] in live], 30, "bob's job to end")
+
+
 async def test_full_node_shows_pending_and_stop_cancels_the_job(
     slurm_hub: HubProcess, bob: UnixUser
 ) -> None:

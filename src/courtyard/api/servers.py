@@ -7,7 +7,7 @@ import json
 
 from aiohttp import web
 
-from courtyard.api.context import ApiError, api, caller
+from courtyard.api.context import ApiContext, ApiError, api, caller, json_object
 from courtyard.api.users import user_or_404
 from courtyard.errors import CourtyardError
 
@@ -33,13 +33,29 @@ async def start_server(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, f"{name}'s server is already running")
     if state == "stopping":
         raise ApiError(400, f"{name}'s server is pending stop, please wait")
-    handle = context.servers.request_start(name)
+    handle = context.servers.request_start(name, await chosen_profile(request, context))
     if not await wait_for(handle.task, SLOW_SPAWN):
         return web.Response(status=202)
     view = context.servers.view(name)
     if view.state != "running":
         raise ApiError(500, view.stop_reason or f"{name}'s server failed to start")
     return web.Response(status=201)
+
+
+async def chosen_profile(request: web.Request, context: ApiContext) -> str:
+    """The resource profile named in the body (JupyterHub's user_options, as KubeSpawner's
+    ``{"profile": "..."}``); "" for the default. 400 when this hub offers no such profile."""
+    options = await json_object(request)
+    profile = options.get("profile", "")
+    if not isinstance(profile, str):
+        raise ApiError(400, "profile must be a string.")
+    offered = [p.name for p in context.settings.offered_profiles()]
+    if profile and profile not in offered:
+        choices = ", ".join(offered) if offered else "none (only the Slurm spawner has profiles)"
+        raise ApiError(
+            400, f"There is no resource profile named {profile[:64]!r}; offered: {choices}."
+        )
+    return profile
 
 
 async def stop_server(request: web.Request) -> web.StreamResponse:

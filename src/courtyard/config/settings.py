@@ -237,6 +237,10 @@ class Settings:
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.resolved_state_dir() / 'courtyard.sqlite'}"
 
+    def offered_profiles(self) -> list[SlurmProfile]:
+        """The resource profiles users choose from; none unless the Slurm spawner has some."""
+        return list(self.slurm.profiles) if self.spawner == "slurm" else []
+
     def resolved_workers(self) -> int:
         return self.workers or len(os.sched_getaffinity(0))
 

@@ -19,7 +19,7 @@ from courtyard.web.context import (
     render,
 )
 from courtyard.web.culling import cull_notice
-from courtyard.web.spawnform import offered_profiles, profile_error
+from courtyard.web.spawnform import profile_error
 
 
 def require_login(request: web.Request) -> Principal:
@@ -36,7 +36,7 @@ async def root(request: web.Request) -> web.StreamResponse:
 async def home(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
     c = ctx(request)
-    choose = bool(offered_profiles(c.settings))
+    choose = bool(c.settings.offered_profiles())
     return render(
         request,
         "home.html",
@@ -77,6 +77,7 @@ async def spawn_pending(request: web.Request) -> web.StreamResponse:
         server_name=who.name,
         next_url=nxt,
         progress_url=f"/hub/api/users/{who.name}/server/progress",
+        choose_profile=bool(ctx(request).settings.offered_profiles()),
     )
 
 

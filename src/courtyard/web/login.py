@@ -10,7 +10,6 @@ from courtyard.auth.nexturl import safe_next
 from courtyard.errors import ServerStateError
 from courtyard.web.context import client_ip, ctx, language, principal, render
 from courtyard.web.i18n import LOGIN_FAILED, translator
-from courtyard.web.spawnform import offered_profiles
 
 log = logging.getLogger("courtyard.login")
 
@@ -69,7 +68,7 @@ def first_page(request: web.Request, user: str) -> str:
     """Where a login without next= leads: the spawn form when there are resource profiles to
     choose from (and no server yet); otherwise the server starts at once."""
     c = ctx(request)
-    if offered_profiles(c.settings) and c.servers.view(user).state == "stopped":
+    if c.settings.offered_profiles() and c.servers.view(user).state == "stopped":
         return "/hub/spawn"
     try:
         c.servers.request_start(user)

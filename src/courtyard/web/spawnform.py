@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from courtyard.config.settings import Settings, SlurmProfile
+from courtyard.auth.nexturl import safe_next
 from courtyard.web.context import ctx, language, principal, render
 from courtyard.web.i18n import translator
 
 
-def offered_profiles(settings: Settings) -> list[SlurmProfile]:
-    """The profiles users choose from; none unless the Slurm spawner has some."""
-    return list(settings.slurm.profiles) if settings.spawner == "slurm" else []
-
-
 def profile_error(request: web.Request, name: str) -> str | None:
     """A translated message when ``name`` is not a profile this hub offers; None if it is."""
-    offered = offered_profiles(ctx(request).settings)
+    offered = ctx(request).settings.offered_profiles()
     if name == "" or any(profile.name == name for profile in offered):
         return None
     text = translator(language(request)).gettext(
@@ -29,8 +24,10 @@ async def spawn_form(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     if who is None:
         raise web.HTTPFound("/hub/login?next=/hub/spawn")
-    profiles = offered_profiles(ctx(request).settings)
+    profiles = ctx(request).settings.offered_profiles()
     if not profiles:
         raise web.HTTPFound("/hub/home")
-    server = ctx(request).servers.view(who.name)
-    return render(request, "spawn_form.html", profiles=profiles, server=server)
+    servers = ctx(request).servers
+    server = servers.view(who.name)
+    nxt = safe_next(request.query.get("next"), servers.url_for(who.name))
+    return render(request, "spawn_form.html", profiles=profiles, server=server, next_url=nxt)
