@@ -13,6 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from courtyard.daemon.procs import children_running
+from courtyard.proxy.fleet import WORKER_MODULE
 from tests.conftest import UnixUser
 from tests.e2e.conftest import hub_config, stop_user_servers
 from tests.hubclient import HubClient
@@ -57,21 +59,6 @@ async def accepted_per_process(client: HubClient) -> dict[int, int]:
     return accepted
 
 
-def worker_pids(hub_pid: int) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            ppid = int((proc / "stat").read_text().rsplit(") ", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == hub_pid and b"courtyard.proxy.worker" in cmdline:
-            found.append(int(proc.name))
-    return found
-
-
 def running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
@@ -86,7 +73,7 @@ async def test_two_processes_serve_the_port_with_the_same_rules(
     hub = two_process_hub
     hub.wait_for_output("the port is served by 2 processes")
     assert hub.proc is not None
-    (worker,) = worker_pids(hub.proc.pid)
+    (worker,) = children_running(hub.proc.pid, WORKER_MODULE)
     lab = f"/user/{alice.name}/api/status"
     async with HubClient(hub.url) as a, HubClient(hub.url) as b:
         await a.login(alice.name, alice.password)

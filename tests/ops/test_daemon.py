@@ -71,6 +71,22 @@ def test_start_status_logs_restart_stop_cycle(state_dir: Path) -> None:
     assert not (state_dir / "run" / "status.json").exists()
 
 
+def test_status_lists_the_proxy_workers_and_stop_ends_them(state_dir: Path) -> None:
+    url, pid = start(state_dir, "--workers", "3")
+    status = courtyard("status", "--state-dir", str(state_dir))
+    found = re.search(r"the hub and 2 proxy workers \(pids (\d+), (\d+)\)", status.stdout)
+    assert found, status.stdout
+    workers = [int(found.group(1)), int(found.group(2))]
+    assert "the hub and 2 proxy workers" in (state_dir / "logs" / "courtyard.log").read_text()
+    for _ in range(10):  # each on a new connection, to any of the three processes
+        with urllib.request.urlopen(url + "hub/login", timeout=10) as r:  # noqa: S310
+            assert r.status == 200
+    stopped = courtyard("stop", "--state-dir", str(state_dir))
+    assert stopped.returncode == 0, stopped.stderr
+    for worker in [pid, *workers]:
+        wait_gone(worker)
+
+
 def test_a_killed_hub_is_noticed_and_its_files_cleaned(state_dir: Path) -> None:
     _, pid = start(state_dir)
     os.kill(pid, signal.SIGKILL)

@@ -15,6 +15,7 @@ SETTING_FLAGS = {
     "database_url": "database_url",
     "auth": "auth",
     "log_level": "log_level",
+    "workers": "workers",
 }
 
 
@@ -27,6 +28,9 @@ def add_settings_options(parser: argparse.ArgumentParser, *, network: bool = Fal
         parser.add_argument("--port", type=int, help="port to listen on (default 8000; 0: any)")
         parser.add_argument("--auth", choices=("system", "local"), help="who may log in")
         parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+        parser.add_argument(
+            "--workers", type=int, metavar="N", help="processes serving the port (0: one per core)"
+        )
 
 
 def load_from_args(args: argparse.Namespace) -> LoadedConfig:

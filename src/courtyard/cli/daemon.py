@@ -16,10 +16,11 @@ from courtyard.config.settings import Settings
 from courtyard.daemon.control import log_path, start_background, stop_hub
 from courtyard.daemon.detach import Notify, configure_daemon_logging
 from courtyard.daemon.logfile import follow, tail
-from courtyard.daemon.procs import started_at
+from courtyard.daemon.procs import children_running, started_at
 from courtyard.daemon.records import HubRecord, find_running_hub
 from courtyard.daemon.servers import running_users, stop_all_servers
 from courtyard.errors import CourtyardError, DaemonError
+from courtyard.proxy.fleet import WORKER_MODULE
 
 log = logging.getLogger("courtyard")
 
@@ -132,6 +133,11 @@ def status_lines(record: HubRecord, users: list[str]) -> list[str]:
         f"  Uptime: {describe_duration(time.time() - since)}",
         f"  Users with running servers: {', '.join(users) if users else 'none'}",
     ]
+    workers = children_running(record.pid, WORKER_MODULE)
+    if workers:
+        pids = ", ".join(map(str, workers))
+        noun = "proxy worker" if len(workers) == 1 else "proxy workers"
+        lines.append(f"  Serving the port: the hub and {len(workers)} {noun} (pids {pids})")
     return lines
 
 

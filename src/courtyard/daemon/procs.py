@@ -35,6 +35,26 @@ def is_same_process(pid: int, ticks: int) -> bool:
     return start_ticks(pid) == ticks and not is_zombie(pid)
 
 
+def parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+
+def children_running(parent: int, module: str) -> list[int]:
+    """Pids of ``parent``'s live children whose command line runs ``python -m module``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and parent_pid(int(proc.name)) == parent:
+            pid = int(proc.name)
+            if module in command_line(pid).split() and not is_zombie(pid):
+                found.append(pid)
+    return sorted(found)
+
+
 def command_line(pid: int) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()

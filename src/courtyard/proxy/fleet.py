@@ -41,6 +41,9 @@ LEVELS = {name: getattr(logging, name) for name in ("DEBUG", "INFO", "WARNING", 
 log = logging.getLogger("courtyard.proxy.fleet")
 
 
+WORKER_MODULE = "courtyard.proxy.worker"
+
+
 class ProxyWorker:
     """One worker process, across its restarts."""
 
@@ -126,7 +129,7 @@ class ProxyWorker:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "courtyard.proxy.worker",
+                WORKER_MODULE,
                 "--control-fd",
                 str(child.fileno()),
                 "--listen-fd",
