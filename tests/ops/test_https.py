@@ -69,3 +69,28 @@ async def test_https_hub_with_a_generated_certificate(state_dir: Path) -> None:
         raise AssertionError("an unknown self-signed certificate was accepted")
     except ssl.SSLCertVerificationError:
         pass
+
+
+def test_every_proxy_worker_speaks_the_same_https(state_dir: Path) -> None:
+    """With workers = 3, any process may take a connection: each has the certificate and
+    answers plain HTTP with the same pointer."""
+    done = courtyard(
+        "start", "--https", "--workers", "3", "--state-dir", str(state_dir), "--port", "0",
+        "--auth", "local",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    url = RUNNING.search(done.stdout).group(1)  # type: ignore[union-attr]
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    assert (
+        "the hub and 2 proxy workers" in courtyard("status", "--state-dir", str(state_dir)).stdout
+    )
+    trusting = ssl.create_default_context(cafile=str(state_dir / "tls" / "cert.pem"))
+    for _ in range(24):  # (2/3)^23 that any one process is never reached
+        secure = http.client.HTTPSConnection("127.0.0.1", port, context=trusting, timeout=10)
+        secure.request("GET", "/hub/login")
+        assert secure.getresponse().status == 200
+        secure.close()
+        plain = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        plain.request("GET", "/hub/login")
+        assert plain.getresponse().status == 307
+        plain.close()
