@@ -170,10 +170,10 @@ async def test_route_changes_reach_every_worker_at_once(fleet: Fleet) -> None:
 
 
 async def wait_for_owners(fleet: Fleet, path: str, cookie_header: str, want: set[str]) -> None:
-    """The workers apply a change within milliseconds; allow one second, far below the 5 s
+    """The workers apply a change within milliseconds; allow two seconds, well below the 5 s
     the identity caches would take."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 1.0
+    deadline = loop.time() + 2.0
     while (seen := await owners(fleet.port, path, cookie_header)) != want:
         assert loop.time() < deadline, f"still {seen}, want {want}"
         await asyncio.sleep(0.02)
@@ -231,9 +231,8 @@ async def test_a_killed_worker_is_started_again_and_the_port_keeps_answering(
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     await wait_for(lambda: first.restarts == 1 and first.pid not in (None, pid), timeout=10)
-    await wait_for(lambda: first.ready.done(), timeout=10)
     assert not alive(pid)
-    await asyncio.sleep(0.5)  # the new incarnation has its route table
+    # connections to the new socket wait in its queue until the new process accepts them
     assert await owners(fleet.port, "/user/alice/echo", cookie(fleet.alice)) == {"alice"}
     await wait_for(lambda: first.accepted > 0, timeout=5)
 
