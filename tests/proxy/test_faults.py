@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from courtyard.proxy import Route
 from courtyard.spawners.base import Endpoint
@@ -90,6 +93,22 @@ async def test_vanished_socket_is_502_and_reported(stack: Stack) -> None:
     )
     assert status == 502
     assert stack.gone == ["alice"]
+
+
+async def test_a_refusing_upstream_is_logged_once_not_per_request(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Until the hub drops the route, every request to a vanished server fails: the log gets
+    one line for it, not one per request."""
+    stack.routes.add(Route("alice", Endpoint(unix_path=str(stack.tmp / "gone.sock")), "s"))
+    with caplog.at_level(logging.WARNING, logger="courtyard.proxy.test"):
+        for _ in range(30):
+            status, _ = await status_of(stack, get("/user/alice/echo", "alice-cookie"))
+            assert status == 502
+    lines = [r.getMessage() for r in caplog.records if "gone.sock" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "cannot connect" in lines[0]
+    assert stack.gone == ["alice"] * 30  # the hub is still told every time
 
 
 async def test_dead_hub_is_502_without_a_user_report(stack: Stack) -> None:

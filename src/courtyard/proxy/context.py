@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from courtyard.proxy.pool import UpstreamPool
 
 ADMIN_LOG_INTERVAL = 60.0
+WARN_INTERVAL = 10.0  # one line per upstream and problem this often; repeats are counted
 ACTIVITY_MEMO = 4096  # (method, target) pairs; a pure function, so any answer may be reused
 
 
@@ -38,6 +39,7 @@ class ProxyContext:
     accepted: int = 0  # connections since start (a worker reports it: is the load spread?)
     connections: set[ClientConnection] = field(default_factory=set)
     _admin_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    _warned: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     _activity: dict[tuple[bytes, bytes], str | None] = field(default_factory=dict)
 
     def request_activity(self, method: bytes, target: bytes) -> str | None:
@@ -61,6 +63,22 @@ class ProxyContext:
                 self._admin_seen.clear()
             self._admin_seen[key] = now
             self.log.info("admin %s opened %s's server", admin, owner)
+
+    def warn_upstream(self, where: str, why: str) -> None:
+        """Log an upstream fault, at most once per ``WARN_INTERVAL`` for the same upstream and
+        problem: a server that went away refuses every request until the hub drops its route,
+        and a busy user must not fill the log meanwhile."""
+        now = time.monotonic()
+        key = (where, why)
+        last, skipped = self._warned.get(key, (-WARN_INTERVAL, 0))
+        if now - last < WARN_INTERVAL:
+            self._warned[key] = (last, skipped + 1)
+            return
+        if len(self._warned) > 10_000:
+            self._warned.clear()
+        self._warned[key] = (now, 0)
+        more = f" (and {skipped} times more since it was last logged)" if skipped else ""
+        self.log.warning("upstream %s: %s%s", where, why, more)
 
     def upstream_gone(self, user: str) -> None:
         if self.on_upstream_gone is None:

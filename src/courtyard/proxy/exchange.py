@@ -310,7 +310,7 @@ class Exchange:
                 self.client.write(b"0\r\n\r\n")
             self._finish()
         else:
-            self.ctx.log.warning("upstream %s died mid-response", self._describe())
+            self.ctx.warn_upstream(self._describe(), "died mid-response")
             self.client.abort()
 
     def _lost_before_head(self, conn: UpstreamConnection, exc: Exception | None) -> None:
@@ -327,7 +327,7 @@ class Exchange:
         conn.abort()
         self.upstream = None
         if self.head_sent:
-            self.ctx.log.warning("upstream %s: %s", self._describe(), why)
+            self.ctx.warn_upstream(self._describe(), why)
             self.client.abort()
         else:
             self.fail(502, why)
@@ -343,7 +343,7 @@ class Exchange:
     def fail(self, status: int, why: str) -> None:
         if self.done:
             return
-        self.ctx.log.warning("upstream %s: %s", self._describe(), why)
+        self.ctx.warn_upstream(self._describe(), why)
         if self.upstream is not None:
             self.upstream.abort()
             self.upstream = None
