@@ -39,6 +39,8 @@ async def test_chromium_logs_in_and_runs_a_cell_in_jupyterlab(
             output = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").first
             try:
                 await expect(output).to_have_text("42", timeout=60_000)
+                # no "get Jupyter news?" toast on a hub (docs/architecture.md)
+                await expect(page.get_by_text("Jupyter news")).to_have_count(0)
             finally:
                 await page.screenshot(path=str(SHOTS / "jupyterlab.png"))
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jupyterlab_server.config import get_federated_extensions
+from jupyterlab_server.config import get_federated_extensions, get_page_config
 
 from courtyard.singleuser.launcher import LABEXTENSIONS, LaunchOptions, build_argv
 
@@ -22,6 +22,16 @@ def test_the_committed_build_matches_its_source_package() -> None:
     load = built["jupyterlab"]["_build"]["load"]
     assert load.startswith("static/remoteEntry.")
     assert (BUILT / load).is_file()
+    disabled = built["jupyterlab"]["disabledExtensions"]
+    assert disabled == source["jupyterlab"]["disabledExtensions"]
+
+
+def test_jupyterlab_pages_carry_no_news_prompt() -> None:
+    """JupyterLab asks every new user whether to fetch news from the internet (and checks
+    PyPI for updates); on a hub that is the admin's call, not each user's first dialog. Our
+    extension disables that plugin through JupyterLab's own page config."""
+    config = get_page_config([str(LABEXTENSIONS)], logger=None)
+    assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"]
 
 
 def test_jupyterlab_finds_the_extension_on_the_launchers_path() -> None:
