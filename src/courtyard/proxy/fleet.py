@@ -38,10 +38,8 @@ RESTART_MIN, RESTART_MAX, STABLE_AFTER = 0.5, 30.0, 60.0
 MAX_BACKLOG = 32 * 1024 * 1024  # unsent bytes to one worker before it is deemed stuck
 TAIL_LINES = 20
 LEVELS = {name: getattr(logging, name) for name in ("DEBUG", "INFO", "WARNING", "ERROR")}
-log = logging.getLogger("courtyard.proxy.fleet")
-
-
 WORKER_MODULE = "courtyard.proxy.worker"
+log = logging.getLogger("courtyard.proxy.fleet")
 
 
 class ProxyWorker:
@@ -155,7 +153,7 @@ class ProxyWorker:
         try:
             while line := await reader.readline():
                 self.handle(wire.decode(line))
-        except (ValueError, OSError) as e:  # a garbled link: this worker cannot be trusted
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:  # garbled
             log.error("proxy worker %d: bad message (%s); restarting it", self.index, e)
             if self.proc is not None and self.proc.returncode is None:
                 self.proc.kill()
