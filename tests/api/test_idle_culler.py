@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Api, api_config
+from tests.e2e.conftest import stop_user_servers
 from tests.hubprocess import HubProcess
 
 pytestmark = pytest.mark.root
@@ -35,6 +36,7 @@ def culler_hub(module_state: object, alice: object, bob: object) -> Iterator[Hub
     process = HubProcess(state, api_config(CULLER)).start()
     yield process
     process.stop()
+    stop_user_servers(state)  # bob's server outlives the hub, by design
 
 
 def server_of(api: Api, user: str) -> dict[str, object]:

@@ -63,5 +63,12 @@ async def server() -> AsyncIterator[RunningServer]:
         yield running
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # jupyter_server logs from its SIGTERM handler; a signal landing while the server
+            # writes a log line raises "reentrant call" in the handler and the stop is lost.
+            # The spawner ends such a server with SIGKILL after stop_grace; so does this.
+            process.kill()
+            process.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)

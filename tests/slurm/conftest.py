@@ -59,21 +59,40 @@ time = "30:00:00"
 """
 
 
-def slurm_up() -> bool:
+USABLE = ("idle", "mixed", "allocated", "completing")
+
+
+def slurm_state() -> str | None:
+    """The node's state and reason as sinfo prints them, or None when Slurm does not answer."""
     if shutil.which("sinfo") is None:
-        return False
-    result = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    return result.returncode == 0 and any(
-        state in result.stdout for state in ("idle", "mixed", "allocated")
-    )
+        return None
+    result = subprocess.run(["sinfo", "-h", "-o", "%T %E"], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def slurm_up(timeout: float = 30.0) -> tuple[bool, str | None]:
+    """Whether the node takes jobs, waiting out a passing state: the previous module's last
+    job may still be completing (a busy node once read as "not running" here)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = slurm_state()
+        if state is None or any(usable in state for usable in USABLE):
+            return state is not None, state
+        if time.monotonic() > deadline:
+            return False, state
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
 def slurm_cluster() -> None:
-    if not slurm_up():
+    up, state = slurm_up()
+    if not up:
+        seen = f"sinfo says {state!r}" if state else "sinfo does not answer"
         if os.environ.get("CI") == "true":
-            pytest.fail("Slurm is not running (scripts/test starts it via scripts/lib/slurm.sh)")
-        pytest.skip("Slurm is not running; scripts/test starts it (scripts/lib/slurm.sh)")
+            pytest.fail(
+                f"Slurm is not usable ({seen}); scripts/test starts it (scripts/lib/slurm.sh)"
+            )
+        pytest.skip(f"Slurm is not usable ({seen}); scripts/test starts it (scripts/lib/slurm.sh)")
 
 
 @pytest.fixture(scope="module")
