@@ -36,7 +36,6 @@ async def user_path(request: web.Request) -> web.StreamResponse:
         owner=owner,
         is_self=owner == who.name,
         next_url=request.path_qs,
-        choose_profile=bool(ctx(request).settings.offered_profiles()),
     )
 
 

@@ -36,12 +36,10 @@ async def root(request: web.Request) -> web.StreamResponse:
 async def home(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
     c = ctx(request)
-    choose = bool(c.settings.offered_profiles())
     return render(
         request,
         "home.html",
         server=c.servers.view(who.name),
-        choose_profile=choose,
         cull_notice=cull_notice(request, who.name),
     )
 
@@ -77,7 +75,6 @@ async def spawn_pending(request: web.Request) -> web.StreamResponse:
         server_name=who.name,
         next_url=nxt,
         progress_url=f"/hub/api/users/{who.name}/server/progress",
-        choose_profile=bool(ctx(request).settings.offered_profiles()),
     )
 
 
