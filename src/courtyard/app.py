@@ -215,8 +215,12 @@ class Courtyard:
             (self.settings.ip, self.port),
             on_upstream_gone=self.servers.on_upstream_gone,
         )
-        sessions.on_revoke.append(lambda: fleet.auth_changed(dict(tokens.services)))
-        tokens.on_change.append(lambda: fleet.auth_changed(dict(tokens.services)))
+
+        def flush_workers() -> None:
+            fleet.auth_changed(dict(tokens.services))
+
+        sessions.on_revoke.append(flush_workers)
+        tokens.on_change.append(flush_workers)
         await fleet.start(listeners)
         log.info("the port is served by %d processes: the hub and %d proxy workers",
                  len(listeners) + 1, len(listeners))  # fmt: skip

@@ -32,23 +32,29 @@ def shared_listeners(host: str, port: int, count: int) -> list[socket.socket]:
     listens on (a second hub, say), and the kernel would split connections between the two.
     So the port is first bound once without it, which fails when anything listens there.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        with socket.create_server((host, port), family=family) as probe:
+        with socket.create_server((host, port), family=family_of(host)) as probe:
             port = probe.getsockname()[1]
     except OSError as e:
         raise explained(e, port) from None
     listeners: list[socket.socket] = []
     try:
         for _ in range(count):
-            listeners.append(
-                socket.create_server((host, port), family=family, backlog=1024, reuse_port=True)
-            )
+            listeners.append(reuse_port_listener(host, port))
     except OSError as e:
         for sock in listeners:
             sock.close()
         raise explained(e, port) from None
     return listeners
+
+
+def reuse_port_listener(host: str, port: int) -> socket.socket:
+    """One more socket in the port's SO_REUSEPORT group (a restarted worker takes one too)."""
+    return socket.create_server((host, port), family=family_of(host), backlog=1024, reuse_port=True)
+
+
+def family_of(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def port_in_use_message(port: int) -> str:

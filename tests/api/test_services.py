@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from courtyard.daemon.procs import is_running
 from tests.api.conftest import SERVICE_TOKEN, Api, api_config
 from tests.hubprocess import HubProcess
 
@@ -52,17 +53,9 @@ def wait_new_pid(api: Api, old: int, timeout: float = 15) -> int:
     return pid
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def wait_gone(pids: list[int], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while left := [p for p in pids if alive(p)]:
+    while left := [p for p in pids if is_running(p)]:
         assert time.monotonic() < deadline, f"still running: {left}"
         time.sleep(0.05)
 
@@ -81,8 +74,8 @@ def test_a_dead_service_restarts_with_backoff_and_stops_with_the_hub(
     service_hub.wait_for_output(r"service 'worker' exited; restarting in 2 s")
     line = service_hub.wait_for_output(rf"worker {third} child \d+")
     child = int(line.split(" child ")[1].split()[0])
-    assert alive(third)
-    assert alive(child)
+    assert is_running(third)
+    assert is_running(child)
 
     assert service_hub.stop() == 0
     wait_gone([third, child])

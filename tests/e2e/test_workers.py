@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from courtyard.daemon.procs import children_running
+from courtyard.daemon.procs import children_running, is_running
 from courtyard.proxy.fleet import WORKER_MODULE
 from tests.conftest import UnixUser
 from tests.e2e.conftest import hub_config, stop_user_servers
@@ -59,14 +59,6 @@ async def accepted_per_process(client: HubClient) -> dict[int, int]:
     return accepted
 
 
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 async def test_two_processes_serve_the_port_with_the_same_rules(
     two_process_hub: HubProcess, alice: UnixUser, bob: UnixUser
 ) -> None:
@@ -97,5 +89,5 @@ async def test_two_processes_serve_the_port_with_the_same_rules(
         assert 200 not in refused, refused  # at once, in the worker too (no 5 s cache)
 
     assert hub.stop() == 0
-    assert not running(worker)
+    assert not is_running(worker)
     assert os.path.exists(hub.state_dir / "run" / alice.name / "server.sock")  # server kept

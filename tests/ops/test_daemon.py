@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from courtyard.daemon.procs import is_running
 from tests.ops.conftest import courtyard
 
 RUNNING = re.compile(r"running in the background at (http://\S+) \(pid (\d+)\)")
@@ -27,16 +28,9 @@ def start(state: Path, *extra: str) -> tuple[str, int]:
 
 def wait_gone(pid: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and not zombie(pid):
+    while is_running(pid):
         assert time.monotonic() < deadline, f"pid {pid} still there"
         time.sleep(0.05)
-
-
-def zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
 
 
 def test_start_status_logs_restart_stop_cycle(state_dir: Path) -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from courtyard.daemon.procs import is_running
 from tests.conftest import UnixUser
 from tests.ops.conftest import courtyard
-from tests.ops.test_daemon import start, wait_gone, zombie
+from tests.ops.test_daemon import start, wait_gone
 
 pytestmark = pytest.mark.root
 TOKEN = "cy-ops-stop-servers-token-3f9a1c"  # the test service's API token
@@ -47,7 +48,7 @@ def pids_with(text: str) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if text in cmdline and not zombie(int(proc.name)):
+        if text in cmdline and is_running(int(proc.name)):
             found.append(int(proc.name))
     return found
 

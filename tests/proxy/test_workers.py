@@ -23,6 +23,7 @@ from courtyard.auth.tokens import TokenManager, token_manager
 from courtyard.config.load import settings_to_data
 from courtyard.config.settings import Settings
 from courtyard.config.tables import RoleConfig, ServiceConfig
+from courtyard.daemon.procs import is_running
 from courtyard.errors import PortInUseError, ProxyWorkerError
 from courtyard.ports import shared_listeners
 from courtyard.proxy import Route, RouteTable
@@ -80,16 +81,6 @@ async def owners(port: int, path: str, cookie_header: str = "", n: int = CONNECT
         body = answer.json()
         found.add("hub" if body.get("hub") else str(body["owner"]))
     return found
-
-
-def alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
 
 
 def make_fleet(
@@ -231,7 +222,7 @@ async def test_a_killed_worker_is_started_again_and_the_port_keeps_answering(
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     await wait_for(lambda: first.restarts == 1 and first.pid not in (None, pid), timeout=10)
-    assert not alive(pid)
+    assert not is_running(pid)
     # connections to the new socket wait in its queue until the new process accepts them
     assert await owners(fleet.port, "/user/alice/echo", cookie(fleet.alice)) == {"alice"}
     await wait_for(lambda: first.accepted > 0, timeout=5)
@@ -242,10 +233,10 @@ async def test_workers_exit_when_the_hub_stops_and_when_its_link_closes(fleet: F
     pid = one.pid
     assert one.writer is not None
     one.writer.transport.abort()  # as if the hub died: the worker's end reads EOF
-    await wait_for(lambda: not alive(pid), timeout=15)
+    await wait_for(lambda: not is_running(pid), timeout=15)
     pids = [w.pid for w in fleet.fleet.workers]
     await fleet.fleet.close()
-    assert not any(alive(p) for p in [*pids, two.pid])
+    assert not any(is_running(p) for p in [*pids, two.pid] if p is not None)
 
 
 async def test_a_worker_that_cannot_start_fails_the_start_with_its_own_words() -> None:

@@ -8,26 +8,35 @@ import time
 from pathlib import Path
 
 
-def start_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (clock ticks after boot), or None if there is no such pid."""
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command (field 3, the state, first), or None
+    if there is no such pid. The command (field 2) may hold spaces and parentheses: split after
+    the last ')'."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # the command (field 2) may contain spaces and parentheses: split after the last ')'
-    fields = stat[stat.rindex(")") + 2 :].split()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def start_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks after boot), or None if there is no such pid."""
+    fields = stat_fields(pid)
     try:
-        return int(fields[19])
+        return int(fields[19]) if fields is not None else None
     except (IndexError, ValueError):
         return None
 
 
 def is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2 :].startswith("Z")
+    fields = stat_fields(pid)
+    return fields is not None and fields[:1] == ["Z"]
+
+
+def is_running(pid: int) -> bool:
+    """``pid`` exists and has not exited (a zombie waiting for its parent has)."""
+    fields = stat_fields(pid)
+    return fields is not None and fields[:1] != ["Z"]
 
 
 def is_same_process(pid: int, ticks: int) -> bool:
@@ -35,23 +44,15 @@ def is_same_process(pid: int, ticks: int) -> bool:
     return start_ticks(pid) == ticks and not is_zombie(pid)
 
 
-def parent_pid(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
-
-
 def children_running(parent: int, module: str) -> list[int]:
     """Pids of ``parent``'s live children whose command line runs ``python -m module``."""
     found = []
     for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and parent_pid(int(proc.name)) == parent:
-            pid = int(proc.name)
-            if module in command_line(pid).split() and not is_zombie(pid):
-                found.append(pid)
+        pid = int(proc.name) if proc.name.isdigit() else 0
+        fields = stat_fields(pid) if pid else None
+        child = fields is not None and fields[:1] != ["Z"] and fields[1:2] == [str(parent)]
+        if child and module in command_line(pid).split():
+            found.append(pid)
     return sorted(found)
 
 

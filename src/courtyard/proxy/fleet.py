@@ -29,6 +29,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from courtyard.errors import ProxyWorkerError
+from courtyard.ports import reuse_port_listener
 from courtyard.proxy import wire
 from courtyard.proxy.routes import Route, RouteTable
 
@@ -99,7 +100,7 @@ class ProxyWorker:
             delay = RESTART_MIN if stable else min(delay * 2, RESTART_MAX)
             self.restarts += 1
             try:
-                listener = self.fleet.new_listener()
+                listener = reuse_port_listener(*self.fleet.address)
             except OSError as e:
                 log.error("proxy worker %d: cannot listen again: %s", self.index, e)
                 return
@@ -243,12 +244,6 @@ class WorkerFleet:
             raise ProxyWorkerError(
                 f"the proxy workers did not start within {START_TIMEOUT:.0f} s"
             ) from None
-
-    def new_listener(self) -> socket.socket:
-        """Another socket in the port's SO_REUSEPORT group (for a restarted worker)."""
-        host, port = self.address
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        return socket.create_server((host, port), family=family, backlog=1024, reuse_port=True)
 
     # -- the route table's watcher, and the auth caches' listener
     def route_added(self, route: Route) -> None:

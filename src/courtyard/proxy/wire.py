@@ -16,6 +16,7 @@ worker -> hub
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from courtyard.proxy.routes import Route
@@ -84,7 +85,7 @@ class StampLedger:
     def forget(self, user: str) -> None:
         self.sent.pop(user, None)
 
-    def changes(self, routes: list[Route]) -> dict[str, Stamp]:
+    def changes(self, routes: Iterable[Route]) -> dict[str, Stamp]:
         out: dict[str, Stamp] = {}
         for route in routes:
             now = (route.last_activity, route.last_traffic)

@@ -93,7 +93,7 @@ class HubLink:
             self.apply(wire.decode(line))
 
     def report(self) -> None:
-        changes = self.ledger.changes(list(self.routes))
+        changes = self.ledger.changes(self.routes)
         stats = self.proxy.stats() if self.proxy is not None else {}
         self.send({"op": "activity", "stamps": changes, **stats})
 
@@ -154,7 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     control = socket.socket(fileno=args.control_fd)
     listener = socket.socket(fileno=args.listen_fd)
     try:
