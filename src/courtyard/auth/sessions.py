@@ -138,7 +138,8 @@ class SessionManager:
         token = self.token_of(cookie)
         self.cache.pop(cookie, None)
         found = token is not None and self.store.delete_session(hash_token(token))
-        self.revoked()
+        if found:  # a forged or dead cookie changes nothing another process may have cached
+            self.revoked()
         return found
 
     def revoke_user(self, name: str) -> int:
