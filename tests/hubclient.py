@@ -105,17 +105,24 @@ class HubClient:
             kernel_id: str = json.loads(body)["id"]
             return kernel_id
 
-    async def execute(self, user: str, kernel_id: str, code: str, timeout: float = 60) -> str:
-        """Run ``code`` in the kernel over the WebSocket through the hub; the result text."""
+    def kernel_channels(self, user: str, kernel_id: str) -> websockets.connect:
+        """The kernel's channels WebSocket through the hub. jupyter_server answers the
+        upgrade only once the kernel replied to kernel_info, which takes well over the
+        library's 10 s default when several servers start at once on two cores."""
         ws_url = (
             self.base.replace("http", "ws", 1) + f"/user/{user}/api/kernels/{kernel_id}/channels"
         )
-        async with websockets.connect(
+        return websockets.connect(
             ws_url,
             additional_headers={"Cookie": self.cookie_header()},
             origin=self.base,
             max_size=None,  # type: ignore[arg-type]
-        ) as ws:
+            open_timeout=90,
+        )
+
+    async def execute(self, user: str, kernel_id: str, code: str, timeout: float = 60) -> str:
+        """Run ``code`` in the kernel over the WebSocket through the hub; the result text."""
+        async with self.kernel_channels(user, kernel_id) as ws:
             msg_id = uuid.uuid4().hex
             await ws.send(json.dumps(execute_request(msg_id, code)))
             return await asyncio.wait_for(read_result(ws, msg_id), timeout)

@@ -190,5 +190,5 @@ class Culler:
                 now=now,
             )
             if expired and user.password_hash is not None:
-                log.warning("deleting local account %s: idle past culler.users", user.name)
                 self.store.delete_user(user.name)
+                log.warning("deleted local account %s: idle past culler.users", user.name)
