@@ -94,7 +94,7 @@ class HubProcess:
         for line in proc.stdout:
             self.output.append(line.rstrip("\n"))
 
-    def wait_for_output(self, pattern: str, timeout: float = 10.0) -> str:
+    def wait_for_output(self, pattern: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
         while time.monotonic() < deadline:

@@ -73,4 +73,4 @@ def test_idle_culler_stops_idle_server_and_keeps_active_one(culler_hub: HubProce
             client.get(f"{culler_hub.url}/user/cybob/lab")
             time.sleep(1)
     assert server_of(api, "cybob").get("ready"), "the culler stopped cybob's active server"
-    culler_hub.wait_for_output(r"Culling server cyalice", timeout=5)
+    culler_hub.wait_for_output(r"Culling server cyalice")
