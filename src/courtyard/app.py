@@ -37,6 +37,7 @@ from courtyard.proxy.fleet import WorkerFleet
 from courtyard.proxy.routes import RouteTable
 from courtyard.proxy.server import ProxyServer
 from courtyard.spawners.base import Endpoint, Spawner
+from courtyard.spawners.limits.limiter import Limiter
 from courtyard.spawners.local import LocalSpawner
 from courtyard.spawners.slurm import SlurmSpawner
 from courtyard.store.store import Store
@@ -98,6 +99,7 @@ class Courtyard:
         self._runner: web.AppRunner | None = None
         self._admin_runner: web.AppRunner | None = None
         self.access: Access | None = None
+        self.limiter: Limiter | None = None
         cert, key = settings.ssl_cert, settings.ssl_key
         self.tls = server_context(cert, key) if cert else None
         self.cookie_name = SECURE_COOKIE_NAME if self.tls else COOKIE  # __Host- needs Secure
@@ -108,7 +110,9 @@ class Courtyard:
             if state is None:
                 return SlurmSpawner(*args, profile=profile)
             return SlurmSpawner.from_state(*args, state)
-        return LocalSpawner(*args) if state is None else LocalSpawner.from_state(*args, state)
+        if state is None:
+            return LocalSpawner(*args, limiter=self.limiter, profile=profile)
+        return LocalSpawner.from_state(*args, state, limiter=self.limiter)
 
     async def start(self) -> None:
         settings = self.settings
@@ -117,6 +121,8 @@ class Courtyard:
                 "admin_access is on: users' servers share the hub's origin, so a page served by"
                 " a user's server that an admin opens can act as that admin. See docs/admin.md."
             )
+        if settings.spawner == "local":
+            self.limiter = Limiter.start(settings.limits)
         self.layout.create()
         secret = load_or_create_secret(self.layout.root / "secret.key")
         store = self.store = Store.open(settings.resolved_database_url())
@@ -136,6 +142,8 @@ class Courtyard:
         attached = await servers.reattach_all()
         if attached:
             log.info("re-attached running servers of: %s", ", ".join(attached))
+        if self.limiter is not None:
+            self.limiter.sweep(servers.limit_keys())
         context = WebContext(
             settings=settings,
             store=store,
@@ -191,7 +199,8 @@ class Courtyard:
         servers.start_watching()
         culler.start()
         access.services.start(self.url.rstrip("/") + "/hub/api")
-        write_status(self.layout.root, self.url, self.port)
+        limits = self.limiter.describe() if self.limiter is not None else ""
+        write_status(self.layout.root, self.url, self.port, limits)
 
     async def _start_workers(
         self,

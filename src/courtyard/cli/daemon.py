@@ -133,6 +133,8 @@ def status_lines(record: HubRecord, users: list[str]) -> list[str]:
         f"  Uptime: {describe_duration(time.time() - since)}",
         f"  Users with running servers: {', '.join(users) if users else 'none'}",
     ]
+    if record.limits:
+        lines.append(f"  Limits: {record.limits}")
     workers = children_running(record.pid, WORKER_MODULE)
     if workers:
         pids = ", ".join(map(str, workers))

@@ -85,6 +85,11 @@ def print_banner(hub: Courtyard, *, secrets: bool = True) -> None:
         )
     if hub.authenticator is not None:
         lines.append(f"  Who can log in: {hub.authenticator.describe_policy()}")
+    if hub.limiter is not None:
+        lines.append(f"  Limits: {hub.limiter.describe()}")
+        warning = hub.limiter.warning()
+        if warning:
+            lines.append(f"  WARNING: {warning}")
     lines += first_account_lines(hub) if secrets else []
     if s.ip in ("127.0.0.1", "localhost", "::1"):
         lines.append(f"  From your laptop: {ssh_tunnel_command(hub.port)}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from courtyard.config.limits import check_limit_settings
 from courtyard.config.settings import Settings, running_as_root
 from courtyard.errors import ConfigError
 
@@ -187,6 +188,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
         check_value(key, value, *keys[key])
     values = converted
     settings: Settings = construct(Settings, values, "")
+    check_limit_settings(settings.limits)
     return settings
 
 

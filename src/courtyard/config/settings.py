@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from courtyard.config.limits import LimitProfile, LimitSettings
 from courtyard.config.tables import RoleConfig, ServiceConfig
 
 AuthKind = Literal["system", "local"]
@@ -225,6 +226,9 @@ class Settings:
         default_factory=CullerSettings, metadata={"help": "Idle culler."}
     )
     slurm: SlurmSettings = field(default_factory=SlurmSettings, metadata={"help": "Slurm spawner."})
+    limits: LimitSettings = field(
+        default_factory=LimitSettings, metadata={"help": "Resource limits per server."}
+    )
 
     def resolved_state_dir(self) -> Path:
         return Path(self.state_dir or default_state_dir()).expanduser()
@@ -237,9 +241,10 @@ class Settings:
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.resolved_state_dir() / 'courtyard.sqlite'}"
 
-    def offered_profiles(self) -> list[SlurmProfile]:
-        """The resource profiles users choose from; none unless the Slurm spawner has some."""
-        return list(self.slurm.profiles) if self.spawner == "slurm" else []
+    def offered_profiles(self) -> list[SlurmProfile] | list[LimitProfile]:
+        """The resource profiles users choose from: the Slurm spawner's, or the local one's
+        ``[[limits.profiles]]`` (the spawn form shows a person those that fit their rules)."""
+        return list(self.slurm.profiles) if self.spawner == "slurm" else list(self.limits.profiles)
 
     def resolved_workers(self) -> int:
         return self.workers or len(os.sched_getaffinity(0))

@@ -29,6 +29,7 @@ class HubRecord:
     url: str = ""
     port: int = 0
     started: float = 0.0  # unix time the hub became ready
+    limits: str = ""  # how servers' resource limits are enforced (Limiter.describe)
 
     @property
     def alive(self) -> bool:
@@ -64,8 +65,8 @@ def read_pidfile(root: Path) -> HubRecord | None:
         return None
 
 
-def write_status(root: Path, url: str, port: int) -> None:
-    record = record_for(os.getpid(), url=url, port=port, started=time.time())
+def write_status(root: Path, url: str, port: int, limits: str = "") -> None:
+    record = record_for(os.getpid(), url=url, port=port, started=time.time(), limits=limits)
     write_atomic(root / STATUS_FILE, json.dumps(asdict(record)) + "\n")
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
 from courtyard.errors import N_, CourtyardError, ServerStateError, SpawnError
+from courtyard.hub.limitwatch import LimitNotice, LimitWatch, MeasuresLimits
 from courtyard.hub.progress import ProgressLog
 from courtyard.proxy.routes import Route, RouteTable
 from courtyard.spawners.base import Endpoint, Spawner, Started
@@ -61,6 +62,7 @@ class ServerView:
     last_activity: datetime | None
     stop_reason: str | None
     url: str
+    notice: LimitNotice | None = None  # e.g. its kernel was stopped at the memory limit
 
 
 class ServerManager:
@@ -80,6 +82,7 @@ class ServerManager:
         self.poll_interval = poll_interval
         self._handles: dict[str, ServerHandle] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self.limits = LimitWatch()
 
     def handle(self, user: str) -> ServerHandle:
         if user not in self._handles:
@@ -94,6 +97,7 @@ class ServerManager:
     def view(self, user: str) -> ServerView:
         record = self.store.get_server(user)
         state = self.handle(user).state
+        self.limits.observe(user, self.handle(user).spawner)
         route = self.routes.get(user)
         activity = record.last_activity if record else None
         if route is not None:
@@ -106,7 +110,17 @@ class ServerManager:
             last_activity=activity,
             stop_reason=record.stop_reason if record and state == "stopped" else None,
             url=self.url_for(user),
+            notice=self.limits.notice(user),
         )
+
+    def limit_keys(self) -> set[str]:
+        """The cgroup names of every server with limits (the rest are stale)."""
+        keys = set()
+        for handle in self._handles.values():
+            found = handle.spawner.measure() if isinstance(handle.spawner, MeasuresLimits) else None
+            if found is not None:
+                keys.add(found[0].key)
+        return keys
 
     def progress(self, user: str) -> ProgressLog:
         return self.handle(user).progress
@@ -127,6 +141,7 @@ class ServerManager:
             )
         handle.state = "starting"
         handle.progress = ProgressLog()
+        self.limits.clear(user)
         handle.spawner = self.make_spawner(user, None, profile)
         self.store.save_server(user, state="starting", started=utcnow(), stop_reason=None)
         handle.task = asyncio.create_task(self._start(handle), name=f"start-{user}")
@@ -271,6 +286,7 @@ class ServerManager:
     async def _check(self, handle: ServerHandle) -> None:
         spawner = handle.spawner
         status = await spawner.poll() if spawner is not None else -1
+        self.limits.observe(handle.user, spawner)
         handle.task = None
         if status is not None and handle.state == "running":
             log.warning("%s's server exited (status %s)", handle.user, status)

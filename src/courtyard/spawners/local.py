@@ -29,6 +29,9 @@ from courtyard.singleuser.contract import (
 )
 from courtyard.spawners import launch, procinfo
 from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Spawner, Started
+from courtyard.spawners.limits.base import Measured
+from courtyard.spawners.limits.enter import EXIT_CANNOT_ENTER
+from courtyard.spawners.limits.limiter import Limiter, Placement
 from courtyard.spawners.probe import probe_status
 from courtyard.spawners.unixuser import (
     TargetUser,
@@ -45,9 +48,23 @@ KILL_WAIT = 5.0  # seconds to wait for the group to vanish after SIGKILL
 class LocalSpawner:
     """One user's server as a local process; see the module docstring."""
 
-    def __init__(self, user: str, settings: Settings, runtime_dir: Path, log_dir: Path) -> None:
+    def __init__(
+        self,
+        user: str,
+        settings: Settings,
+        runtime_dir: Path,
+        log_dir: Path,
+        *,
+        limiter: Limiter | None = None,
+        profile: str = "",
+        server: str = "",
+    ) -> None:
         launch.check_name(user)
         self.user = user
+        self.limiter = limiter
+        self.profile = profile
+        self.server = server
+        self.placement: Placement | None = None
         self.settings = settings
         self.runtime_dir = Path(runtime_dir)
         self.log_dir = Path(log_dir)
@@ -59,10 +76,21 @@ class LocalSpawner:
 
     @classmethod
     def from_state(
-        cls, user: str, settings: Settings, runtime_dir: Path, log_dir: Path, state: dict[str, Any]
+        cls,
+        user: str,
+        settings: Settings,
+        runtime_dir: Path,
+        log_dir: Path,
+        state: dict[str, Any],
+        *,
+        limiter: Limiter | None = None,
+        server: str = "",
     ) -> LocalSpawner:
         """Re-attach to a server a previous hub process started (``state()`` from then)."""
-        spawner = cls(user, settings, runtime_dir, log_dir)
+        spawner = cls(user, settings, runtime_dir, log_dir, limiter=limiter, server=server)
+        if state.get("limits") and limiter is not None:
+            spawner.placement = Placement.from_dict(state["limits"])
+            limiter.reclaim(spawner.placement)
         if state.get("pid") is not None and state.get("start_time") is not None:
             spawner._pid = int(state["pid"])
             spawner._start_time = int(state["start_time"])
@@ -78,6 +106,7 @@ class LocalSpawner:
             "start_time": self._start_time,
             "socket": str(self.socket_path),
             "log_path": str(self.log_path),
+            **({"limits": self.placement.to_dict()} if self.placement else {}),
         }
 
     @property
@@ -94,8 +123,15 @@ class LocalSpawner:
         require_directory(notebook_dir, target)
         launch.check_socket_path(self.socket_path)
         secret = secrets.token_urlsafe(32)
+        if self.limiter is not None:
+            allowance = self.limiter.allowance(self.user, self.profile)
+            self.placement = self.limiter.place(self.user, allowance, self.server)
         progress(Progress(10, "starting process"))
-        log_offset = self._launch(target, python, notebook_dir, secret)
+        try:
+            log_offset = self._launch(target, python, notebook_dir, secret)
+        except BaseException:
+            self._release_limits()
+            raise
         progress(Progress(30, "waiting for server"))
         try:
             await self._wait_ready(secret, python, log_offset, progress)
@@ -114,8 +150,13 @@ class LocalSpawner:
         command = launch.server_command(
             python, self.user, self.socket_path, notebook_dir, self.settings
         )
-        log_fd = launch.open_log(self.log_dir, self.user)
         switch = os.geteuid() == 0  # as root, become the user; otherwise stay the hub's account
+        if self.limiter is not None and self.placement is not None:
+            env.update(self.limiter.environment(self.placement))
+            ids = (target.uid, target.gid, list(target.groups)) if switch else None
+            command = self.limiter.command(self.placement, command, ids)
+            switch = False  # the launcher joins the cgroups as root, then becomes the user
+        log_fd = launch.open_log(self.log_dir, self.user)
         try:
             offset = os.fstat(log_fd).st_size
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -174,7 +215,9 @@ class LocalSpawner:
 
     def _exit_error(self, status: int, python: str, log_offset: int) -> SpawnError:
         tail = launch.read_log_tail(self.log_path, log_offset)
-        if status == EXIT_JUPYTER_MISSING:
+        if status == EXIT_CANNOT_ENTER:
+            message = f"The resource limits of {self.user!r}'s server could not be applied."
+        elif status == EXIT_JUPYTER_MISSING:
             message = f"jupyter_server is not installed in {python}; install courtyard[lab] there."
         elif "No module named 'courtyard'" in tail or "No module named courtyard" in tail:
             message = f"courtyard is not installed in {python}; install courtyard[lab] there."
@@ -213,6 +256,7 @@ class LocalSpawner:
         pid, started = self._pid, self._start_time
         if pid is None or started is None or not procinfo.is_same_process(pid, started):
             self._forget()
+            await asyncio.to_thread(self._release_limits)
             return
         stragglers = procinfo.descendants(pid)
         procinfo.signal_group(pid, signal.SIGTERM)
@@ -224,6 +268,18 @@ class LocalSpawner:
         procinfo.kill_stragglers(stragglers)
         await self._wait_stragglers_gone(stragglers)
         self._forget()
+        await asyncio.to_thread(self._release_limits)
+
+    def measure(self) -> tuple[Placement, Measured | None] | None:
+        """The server's limits and its use as the cgroup counts it (None without limits)."""
+        if self.limiter is None or self.placement is None:
+            return None
+        return self.placement, self.limiter.measure(self.placement)
+
+    def _release_limits(self) -> None:
+        if self.limiter is not None and self.placement is not None:
+            self.limiter.release(self.placement)
+        self.placement = None
 
     async def _wait_gone(self, timeout: float) -> bool:
         """Poll until the server process has exited; False if it still runs after ``timeout``."""
