@@ -55,6 +55,12 @@ def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
         "started": iso(view.started),
         "last_activity": iso(view.last_activity),
     }
+    if view.notice is not None:  # Courtyard's own: a limit the server hit (e.g. out of memory)
+        model["limit_notice"] = {
+            "kind": view.notice.kind,
+            "message": view.notice.message,
+            "time": iso(view.notice.at),
+        }
     if with_state:
         model["state"] = {}
     return model

@@ -132,9 +132,9 @@ class LimitSettings:
         },
     )
     cgroup_parent: str = field(
-        default="",
+        default="courtyard",
         metadata={
-            "help": "Cgroup (path inside each hierarchy) under which servers' cgroups are made. Empty: <the hub's own cgroup>/courtyard."
+            "help": "Cgroup under which servers' cgroups are made (Courtyard owns it): relative to the hub's own cgroup in each hierarchy, or from the root if it starts with '/'. Two hubs on one machine need different ones."
         },
     )
     rules: list[LimitRule] = field(

@@ -15,10 +15,12 @@ from courtyard.web.context import (
     ctx,
     error_page,
     error_text,
+    language,
     principal,
     render,
 )
 from courtyard.web.culling import cull_notice
+from courtyard.web.i18n import translator
 from courtyard.web.spawnform import profile_error
 
 
@@ -36,11 +38,19 @@ async def root(request: web.Request) -> web.StreamResponse:
 async def home(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
     c = ctx(request)
+    server = c.servers.view(who.name)
+    notice = server.notice
+    limit_notice = None
+    if notice is not None:
+        limit_notice = translator(language(request)).gettext(notice.template).format(
+            **notice.params
+        )
     return render(
         request,
         "home.html",
-        server=c.servers.view(who.name),
+        server=server,
         cull_notice=cull_notice(request, who.name),
+        limit_notice=limit_notice,
     )
 
 

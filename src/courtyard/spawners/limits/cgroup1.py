@@ -29,7 +29,7 @@ class CgroupV1Backend:
         self.parents = parents  # controller -> the directory servers' cgroups go in
 
     @classmethod
-    def discover(cls, parent: str = "") -> CgroupV1Backend:
+    def discover(cls, parent: str = "courtyard") -> CgroupV1Backend:
         """The hierarchies of this machine; ConfigError when one is missing or not writable."""
         mounts = cgroupfs.v1_mounts()
         own = cgroupfs.own_cgroups()
@@ -41,8 +41,7 @@ class CgroupV1Backend:
             )
         parents = {}
         for controller in CONTROLLERS:
-            inside = parent.strip("/") or (own.get(controller, "/").strip("/") + "/courtyard")
-            parents[controller] = mounts[controller] / inside.strip("/")
+            parents[controller] = mounts[controller] / cgroupfs.under(own.get(controller, "/"), parent)
         backend = cls(parents)
         backend.check_writable()
         return backend

@@ -35,20 +35,18 @@ class CgroupV2Backend:
         self.parent = parent
 
     @classmethod
-    def discover(cls, parent: str = "") -> CgroupV2Backend:
+    def discover(cls, parent: str = "courtyard") -> CgroupV2Backend:
         mount = cgroupfs.v2_mount()
         if mount is None:
             raise ConfigError("no cgroup v2 hierarchy is mounted.")
-        own = cgroupfs.own_cgroups().get("", "/").strip("/")
-        base = mount / own if not parent else mount / parent.strip("/")
-        above = base if base.is_dir() else base.parent
+        target = mount / cgroupfs.under(cgroupfs.own_cgroups().get("", "/"), parent)
+        above = target.parent
         missing = [c for c in NEEDED if c not in offered_controllers(above)]
         if missing:
             raise ConfigError(
                 f"the cgroup v2 hierarchy at {str(above)!r} offers no {', '.join(missing)} "
                 f"controller(s) (cgroup.controllers is {cgroupfs.read(above / 'cgroup.controllers')!r})."
             )
-        target = base / "courtyard" if not parent else base
         try:
             target.mkdir(parents=True, exist_ok=True)
             cgroupfs.write(target / "cgroup.subtree_control", " ".join(f"+{c}" for c in NEEDED))

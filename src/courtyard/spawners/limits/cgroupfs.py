@@ -49,6 +49,13 @@ def own_cgroups(path: Path = OWN_CGROUP) -> dict[str, str]:
     return own
 
 
+def under(own: str, parent: str) -> str:
+    """The cgroup servers go in: ``parent`` from the root if absolute, else below ``own``."""
+    if parent.startswith("/"):
+        return parent.strip("/")
+    return f"{own.strip('/')}/{parent.strip('/') or 'courtyard'}".strip("/")
+
+
 def write(path: Path, value: str) -> None:
     with path.open("w") as f:
         f.write(value)

@@ -1,0 +1,189 @@
+"""Limits over real cgroup v1 hierarchies, with real servers of real Unix users (needs root)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from courtyard.errors import SpawnError
+from courtyard.spawners.limits import cgroupfs
+from courtyard.spawners.local import LocalSpawner
+from tests.conftest import UnixUser
+from tests.limits.conftest import LimitedHub
+from tests.singleuser.socketclient import execute, request, start_kernel
+
+pytestmark = pytest.mark.root
+
+MakeHub = Callable[..., LimitedHub]
+ALLOCATE_400M = "b = b'x' * (400 << 20)\nlen(b)"
+BUSY_4S = "import time\nt = time.time()\nwhile time.time() - t < 4: pass\n'done'"
+FORK_BOMB = """
+import os, time
+pids, error = [], None
+try:
+    while len(pids) < 500:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(2)
+            os._exit(0)
+        pids.append(pid)
+except OSError as e:
+    error = type(e).__name__
+for pid in pids:
+    os.waitpid(pid, 0)
+(len(pids), error)
+"""
+
+
+def base(user: str) -> str:
+    return f"/user/{user}/"
+
+
+async def kernel_of(spawner: LocalSpawner, secret: str) -> str:
+    return await start_kernel(str(spawner.socket_path), base(spawner.user), secret)
+
+
+async def run(spawner: LocalSpawner, secret: str, kernel: str, code: str) -> str:
+    return await execute(str(spawner.socket_path), base(spawner.user), secret, kernel, code)
+
+
+async def answers(spawner: LocalSpawner, secret: str) -> bool:
+    path = f"{base(spawner.user)}api/status"
+    reply = await request(str(spawner.socket_path), "GET", path, {"X-Courtyard-Secret": secret})
+    return reply.status == 200
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+async def test_a_kernel_past_its_memory_limit_is_killed_and_nothing_else(
+    make_hub: MakeHub, alice: UnixUser, bob: UnixUser
+) -> None:
+    hub = make_hub(memory="200M")
+    mine, theirs = hub.spawner(alice.name), hub.spawner(bob.name)
+    started, other = await mine.start(lambda p: None), await theirs.start(lambda p: None)
+    try:
+        kernel = await kernel_of(mine, started.secret)
+        bobs_kernel = await kernel_of(theirs, other.secret)
+        allocating = asyncio.create_task(run(mine, started.secret, kernel, ALLOCATE_400M))
+        deadline = time.monotonic() + 60
+        while (measured := mine.measure()) and measured[1] and measured[1].oom_kills == 0:
+            assert time.monotonic() < deadline, "no OOM kill within 60 s"
+            await asyncio.sleep(0.2)
+        allocating.cancel()
+        await asyncio.gather(allocating, return_exceptions=True)
+        assert await mine.poll() is None, "alice's jupyter server must survive its kernel"
+        assert await answers(mine, started.secret)
+        assert await run(theirs, other.secret, bobs_kernel, "1+1") == "2"
+        bob_measured = theirs.measure()
+        assert bob_measured is not None and bob_measured[1] is not None
+        assert bob_measured[1].oom_kills == 0
+    finally:
+        await mine.stop()
+        await theirs.stop()
+
+
+async def test_a_busy_loop_limited_to_half_a_cpu_gets_about_half_a_core(
+    make_hub: MakeHub, alice: UnixUser
+) -> None:
+    hub = make_hub(cpus=0.5)
+    spawner = hub.spawner(alice.name)
+    started = await spawner.start(lambda p: None)
+    try:
+        kernel = await kernel_of(spawner, started.secret)
+        assert spawner.placement is not None
+        usage = Path(spawner.placement.paths["cpuacct"]) / "cpuacct.usage"
+        before, wall = int(usage.read_text()), time.monotonic()
+        assert await run(spawner, started.secret, kernel, BUSY_4S) == "'done'"
+        share = (int(usage.read_text()) - before) / 1e9 / (time.monotonic() - wall)
+        assert 0.3 <= share <= 0.7, f"the server used {share:.2f} of a core"
+    finally:
+        await spawner.stop()
+
+
+async def test_a_fork_bomb_stops_at_the_tasks_limit(make_hub: MakeHub, alice: UnixUser) -> None:
+    hub = make_hub(tasks=80)
+    spawner = hub.spawner(alice.name)
+    started = await spawner.start(lambda p: None)
+    try:
+        kernel = await kernel_of(spawner, started.secret)
+        forked, error = eval(await run(spawner, started.secret, kernel, FORK_BOMB))  # noqa: S307
+        assert error == "BlockingIOError" and forked < 80
+        assert await answers(spawner, started.secret)
+        assert os.getloadavg() is not None  # and the test process itself still forks:
+        assert (await asyncio.create_subprocess_exec("true")).pid > 0
+    finally:
+        await spawner.stop()
+
+
+async def test_gpus_are_handed_out_exclusively_and_given_back(
+    make_hub: MakeHub, alice: UnixUser, bob: UnixUser, fake_gpus: list[str]
+) -> None:
+    hub = make_hub(gpus=1, gpu_devices=fake_gpus)
+    mine, theirs = hub.spawner(alice.name), hub.spawner(bob.name)
+    started, other = await mine.start(lambda p: None), await theirs.start(lambda p: None)
+    try:
+        assert mine.pid is not None and theirs.pid is not None
+        visible = {environ_of(mine.pid)["CUDA_VISIBLE_DEVICES"]}
+        visible.add(environ_of(theirs.pid)["CUDA_VISIBLE_DEVICES"])
+        assert visible == {"0", "1"}
+        with pytest.raises(SpawnError, match=r"No GPU free right now: 2 in use by cyalice, cybob"):
+            await hub.spawner(alice.name, server="third").start(lambda p: None)
+        assert mine.placement is not None and theirs.placement is not None
+        own, others = mine.placement.gpus[0], theirs.placement.gpus[0]
+        kernel = await kernel_of(mine, started.secret)
+        code = f"open({own!r}, 'rb').close()\ntry:\n    open({others!r}, 'rb')\n" \
+            "except PermissionError:\n    r = 'denied'\nr"
+        assert await run(mine, started.secret, kernel, code) == "'denied'"
+        await theirs.stop()
+        assert [holder for _, _, holder in hub.limiter.pool.table()].count(None) == 1
+        again = await theirs.start(lambda p: None)
+        assert theirs.placement is not None and theirs.placement.gpus == (others,)
+        assert again.secret
+    finally:
+        await mine.stop()
+        await theirs.stop()
+    assert [holder for _, _, holder in hub.limiter.pool.table()] == [None, None]
+
+
+async def test_a_reattached_server_keeps_its_cgroup_limits_and_gpu(
+    make_hub: MakeHub, alice: UnixUser, fake_gpus: list[str]
+) -> None:
+    hub = make_hub(memory="300M", cpus=1.5, tasks=200, gpus=1, gpu_devices=fake_gpus)
+    first = hub.spawner(alice.name)
+    await first.start(lambda p: None)
+    state = first.state()
+    limiter = hub.restarted()  # the hub restarts: a new limiter, the server runs on
+    again = hub.reattach(alice.name, state, limiter)
+    try:
+        assert await again.poll() is None and again.placement is not None
+        assert limiter.backend is not None
+        kept = limiter.backend.read_back(again.placement.paths)
+        assert kept is not None
+        assert (kept.memory, kept.cpus, kept.tasks) == (300 << 20, 1.5, 200)
+        assert again.pid is not None
+        cgroups = Path(f"/proc/{again.pid}/cgroup").read_text()
+        assert f"/{again.placement.key}\n" in cgroups
+        assert [holder for _, _, holder in limiter.pool.table()] == [alice.name, None]
+        assert limiter.sweep({again.placement.key}) == []
+    finally:
+        await again.stop()
+    assert all(not Path(p).exists() for p in state["limits"]["paths"].values())  # type: ignore[index]
+
+
+def test_stale_cgroups_of_ended_servers_are_removed(make_hub: MakeHub) -> None:
+    hub = make_hub(memory="100M")
+    backend = hub.limiter.backend
+    assert backend is not None
+    paths = backend.create("gone", hub.limiter.allowance("gone"), [])
+    assert all(Path(p).is_dir() for p in paths.values())
+    assert hub.limiter.sweep(set()) == ["gone"]
+    assert not any(Path(p).exists() for p in paths.values())
+    assert cgroupfs.pids_in(Path(paths["memory"])) == []
