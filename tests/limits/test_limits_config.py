@@ -1,0 +1,98 @@
+"""[limits] settings: rules, profiles, and bad values that stop the hub naming the key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from courtyard.config.limits import (
+    Allowance,
+    LimitProfile,
+    LimitRule,
+    LimitSettings,
+    allowance_for,
+    apply_profile,
+    format_size,
+    parse_size,
+    profiles_for,
+)
+from courtyard.config.load import build_settings
+from courtyard.errors import ConfigError
+
+
+def test_sizes_read_as_powers_of_1024_and_show_as_the_person_reads_them() -> None:
+    assert parse_size("200M", "k") == 200 << 20
+    assert parse_size("4GiB", "k") == 4 << 30
+    assert parse_size("unlimited", "k") is None
+    assert format_size(200 << 20) == "200 MiB"
+    assert format_size(int(1.5 * (1 << 30))) == "1.5 GiB"
+
+
+def test_later_rules_win_field_by_field_for_users_and_groups() -> None:
+    limits = LimitSettings(
+        memory="4G",
+        cpus=2,
+        tasks=512,
+        rules=[
+            LimitRule(groups=["phd"], memory="16G", gpus=1),
+            LimitRule(users=["ada"], cpus=8),
+        ],
+    )
+    assert allowance_for(limits, "bob", set()) == Allowance(4 << 30, 2, 512, 0)
+    assert allowance_for(limits, "ada", {"phd"}) == Allowance(16 << 30, 8, 512, 1)
+
+
+def test_a_person_is_offered_only_the_profiles_that_fit_their_rules() -> None:
+    small = LimitProfile("small", memory="1G", cpus=1)
+    large = LimitProfile("large", memory="16G", cpus=4)
+    gpu = LimitProfile("gpu", gpus=1)
+    limits = LimitSettings(memory="4G", cpus=2, profiles=[small, large, gpu])
+    allowed = Allowance(4 << 30, 2, None, 0)
+    assert profiles_for(limits, allowed) == [small]
+    assert profiles_for(limits, Allowance(None, None, None, 1)) == [small, large, gpu]
+    assert apply_profile(allowed, small) == Allowance(1 << 30, 1, None, 0)
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"limits.memory": "lots"}, "'limits.memory'"),
+        ({"limits.cpus": -1}, "'limits.cpus'"),
+        ({"limits.rules": [{"groups": ["phd"], "cpus": -2}]}, "'limits.rules[0].cpus'"),
+        ({"limits.rules": [{"users": ["a"], "memory": "x"}]}, "'limits.rules[0].memory'"),
+        ({"limits.profiles": [{"name": "s", "memory": "huge"}]}, "'limits.profiles[0].memory'"),
+        ({"limits.backend": "systemd"}, "'limits.backend'"),
+    ],
+)
+def test_bad_limits_name_their_key(values: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        build_settings(values)
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ('[limits]\nmemory = "lots"\n', "setting 'limits.memory' must be a size"),
+        ("[limits]\ncpus = -1\n", "setting 'limits.cpus' must be at least 0"),
+        (
+            '[[limits.rules]]\ngroups = ["no-such-group-cy"]\nmemory = "1G"\n',
+            "setting 'limits.rules[0].groups' names 'no-such-group-cy'",
+        ),
+    ],
+)
+def test_bad_limits_stop_the_hub_with_a_message_naming_the_key(
+    tmp_path: Path, toml: str, said: str
+) -> None:
+    config = tmp_path / "courtyard.toml"
+    config.write_text(toml)
+    command = [sys.executable, "-m", "courtyard", "up", "--port", "0", "--config", str(config)]
+    command += ["--state-dir", str(tmp_path / "state")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURTYARD_")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert done.returncode != 0
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
