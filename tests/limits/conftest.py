@@ -34,11 +34,15 @@ class LimitedHub:
     limiter: Limiter
 
     def settings(self) -> Settings:
-        return Settings(python=VENV_PYTHON, state_dir=str(self.root), stop_grace=3, limits=self.limits)
+        return Settings(
+            python=VENV_PYTHON, state_dir=str(self.root), stop_grace=3, limits=self.limits
+        )
 
-    def spawner(self, user: str, server: str = "") -> LocalSpawner:
+    def spawner(self, user: str, server: str = "", profile: str = "") -> LocalSpawner:
         run, logs = self.root / "run", self.root / "logs"
-        return LocalSpawner(user, self.settings(), run, logs, limiter=self.limiter, server=server)
+        return LocalSpawner(
+            user, self.settings(), run, logs, limiter=self.limiter, server=server, profile=profile
+        )
 
     def restarted(self) -> Limiter:
         """A new Limiter from the same settings, as a restarted hub would make."""
@@ -46,7 +50,9 @@ class LimitedHub:
 
     def reattach(self, user: str, state: dict[str, object], limiter: Limiter) -> LocalSpawner:
         run, logs = self.root / "run", self.root / "logs"
-        return LocalSpawner.from_state(user, self.settings(), run, logs, dict(state), limiter=limiter)
+        return LocalSpawner.from_state(
+            user, self.settings(), run, logs, dict(state), limiter=limiter
+        )
 
 
 @pytest.fixture
@@ -70,13 +76,13 @@ def cgroup_parent() -> Iterator[str]:
 
 
 @pytest.fixture
-def make_hub(state_root: Path, cgroup_parent: str) -> Iterator[Callable[..., LimitedHub]]:
+def make_hub(state_root: Path, cgroup_parent: str) -> Callable[..., LimitedHub]:
     def make(**limits: object) -> LimitedHub:
         settings = LimitSettings(cgroup_parent=cgroup_parent, backend="cgroup1")
         settings = dataclasses.replace(settings, **limits)  # type: ignore[arg-type]
         return LimitedHub(state_root, settings, Limiter.start(settings))
 
-    yield make
+    return make
 
 
 @pytest.fixture

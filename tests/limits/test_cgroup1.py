@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from courtyard.config.limits import LimitProfile
 from courtyard.errors import SpawnError
 from courtyard.spawners.limits import cgroupfs
 from courtyard.spawners.local import LocalSpawner
@@ -83,7 +84,8 @@ async def test_a_kernel_past_its_memory_limit_is_killed_and_nothing_else(
         assert await answers(mine, started.secret)
         assert await run(theirs, other.secret, bobs_kernel, "1+1") == "2"
         bob_measured = theirs.measure()
-        assert bob_measured is not None and bob_measured[1] is not None
+        assert bob_measured is not None
+        assert bob_measured[1] is not None
         assert bob_measured[1].oom_kills == 0
     finally:
         await mine.stop()
@@ -115,7 +117,8 @@ async def test_a_fork_bomb_stops_at_the_tasks_limit(make_hub: MakeHub, alice: Un
     try:
         kernel = await kernel_of(spawner, started.secret)
         forked, error = eval(await run(spawner, started.secret, kernel, FORK_BOMB))  # noqa: S307
-        assert error == "BlockingIOError" and forked < 80
+        assert error == "BlockingIOError"
+        assert forked < 80
         assert await answers(spawner, started.secret)
         assert os.getloadavg() is not None  # and the test process itself still forks:
         assert (await asyncio.create_subprocess_exec("true")).pid > 0
@@ -128,24 +131,29 @@ async def test_gpus_are_handed_out_exclusively_and_given_back(
 ) -> None:
     hub = make_hub(gpus=1, gpu_devices=fake_gpus)
     mine, theirs = hub.spawner(alice.name), hub.spawner(bob.name)
-    started, other = await mine.start(lambda p: None), await theirs.start(lambda p: None)
+    started, _other = await mine.start(lambda p: None), await theirs.start(lambda p: None)
     try:
-        assert mine.pid is not None and theirs.pid is not None
+        assert mine.pid is not None
+        assert theirs.pid is not None
         visible = {environ_of(mine.pid)["CUDA_VISIBLE_DEVICES"]}
         visible.add(environ_of(theirs.pid)["CUDA_VISIBLE_DEVICES"])
         assert visible == {"0", "1"}
         with pytest.raises(SpawnError, match=r"No GPU free right now: 2 in use by cyalice, cybob"):
             await hub.spawner(alice.name, server="third").start(lambda p: None)
-        assert mine.placement is not None and theirs.placement is not None
+        assert mine.placement is not None
+        assert theirs.placement is not None
         own, others = mine.placement.gpus[0], theirs.placement.gpus[0]
         kernel = await kernel_of(mine, started.secret)
-        code = f"open({own!r}, 'rb').close()\ntry:\n    open({others!r}, 'rb')\n" \
+        code = (
+            f"open({own!r}, 'rb').close()\ntry:\n    open({others!r}, 'rb')\n"
             "except PermissionError:\n    r = 'denied'\nr"
+        )
         assert await run(mine, started.secret, kernel, code) == "'denied'"
         await theirs.stop()
         assert [holder for _, _, holder in hub.limiter.pool.table()].count(None) == 1
         again = await theirs.start(lambda p: None)
-        assert theirs.placement is not None and theirs.placement.gpus == (others,)
+        assert theirs.placement is not None
+        assert theirs.placement.gpus == (others,)
         assert again.secret
     finally:
         await mine.stop()
@@ -163,7 +171,8 @@ async def test_a_reattached_server_keeps_its_cgroup_limits_and_gpu(
     limiter = hub.restarted()  # the hub restarts: a new limiter, the server runs on
     again = hub.reattach(alice.name, state, limiter)
     try:
-        assert await again.poll() is None and again.placement is not None
+        assert await again.poll() is None
+        assert again.placement is not None
         assert limiter.backend is not None
         kept = limiter.backend.read_back(again.placement.paths)
         assert kept is not None
@@ -175,7 +184,26 @@ async def test_a_reattached_server_keeps_its_cgroup_limits_and_gpu(
         assert limiter.sweep({again.placement.key}) == []
     finally:
         await again.stop()
-    assert all(not Path(p).exists() for p in state["limits"]["paths"].values())  # type: ignore[index]
+    assert all(not Path(p).exists() for p in state["limits"]["paths"].values())
+
+
+async def test_a_profile_sets_the_servers_limits_within_the_rules(
+    make_hub: MakeHub, alice: UnixUser
+) -> None:
+    small = LimitProfile("small", memory="256M", cpus=0.5)
+    large = LimitProfile("large", memory="8G", cpus=2)
+    hub = make_hub(memory="1G", cpus=1, profiles=[small, large])
+    assert [p.name for p in hub.settings().offered_profiles(alice.name)] == ["small"]
+    spawner = hub.spawner(alice.name, profile="small")
+    await spawner.start(lambda p: None)
+    try:
+        assert spawner.placement is not None
+        assert hub.limiter.backend is not None
+        kept = hub.limiter.backend.read_back(spawner.placement.paths)
+        assert kept is not None
+        assert (kept.memory, kept.cpus) == (256 << 20, 0.5)
+    finally:
+        await spawner.stop()
 
 
 def test_stale_cgroups_of_ended_servers_are_removed(make_hub: MakeHub) -> None:

@@ -21,7 +21,8 @@ def why_not_cgroup2() -> str | None:
     own = mount / cgroupfs.own_cgroups().get("", "/").strip("/")
     missing = [c for c in NEEDED if c not in offered_controllers(own)]
     if missing:
-        return f"cgroup2 at {own} offers no {', '.join(missing)} controller (all are on cgroup v1 here)"
+        offered = ", ".join(missing)
+        return f"cgroup2 at {own} offers no {offered} controller (they are on cgroup v1 here)"
     return None
 
 
@@ -34,7 +35,8 @@ def test_cgroup2_limits_are_written_and_read_back(tmp_path: Path) -> None:
     try:
         assert backend.read_back(paths) == Allowance(200 << 20, 0.5, 64, 0)
         measured = backend.measure(paths)
-        assert measured is not None and measured.oom_kills == 0
+        assert measured is not None
+        assert measured.oom_kills == 0
     finally:
         backend.remove(paths)
         backend.parent.rmdir()

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.root
 
 
 @pytest.fixture
-def limited_hub(state_root: Path, cgroup_parent: str, alice: UnixUser, bob: UnixUser) -> Iterator[HubProcess]:
+def limited_hub(
+    state_root: Path, cgroup_parent: str, alice: UnixUser, bob: UnixUser
+) -> Iterator[HubProcess]:
     config = hub_config(alice.name, bob.name)
     config += f'[limits]\nmemory = "200M"\ncgroup_parent = "{cgroup_parent}"\nbackend = "cgroup1"\n'
     process = HubProcess(state_root / "state", config)
@@ -57,7 +59,8 @@ async def test_alice_is_told_her_kernel_was_stopped_at_the_memory_limit(
         status, text, _ = await a.get(f"/hub/api/users/{alice.name}")
         assert status == 200, text
         server = json.loads(text)["servers"][""]
-        assert server["limit_notice"]["message"] == said and server["ready"]
+        assert server["limit_notice"]["message"] == said
+        assert server["ready"]
         _status, bobs_home, _ = await b.get("/hub/home")
         assert said not in bobs_home
         assert await b.execute(bob.name, bobs, "1+1") == "2"

@@ -21,7 +21,9 @@ from courtyard.config.limits import (
     profiles_for,
 )
 from courtyard.config.load import build_settings
+from courtyard.config.settings import SlurmSettings
 from courtyard.errors import ConfigError
+from courtyard.spawners.slurm_script import directives, resources_for
 
 
 def test_sizes_read_as_powers_of_1024_and_show_as_the_person_reads_them() -> None:
@@ -96,3 +98,17 @@ def test_bad_limits_stop_the_hub_with_a_message_naming_the_key(
     assert done.returncode != 0
     assert said in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_slurm_spawner_maps_limits_to_sbatch_options_where_slurm_says_nothing() -> None:
+    slurm = SlurmSettings()
+    allowed = Allowance(200 << 20, 1.5, None, 1)
+    options = directives(resources_for(slurm, "", allowed), "alice", Path("/tmp/o"), "/home/a")
+    assert {"--mem=200M", "--cpus-per-task=2", "--gres=gpu:1"} <= sbatch(options)
+    own = SlurmSettings(memory="8G", cpus=4)
+    options = directives(resources_for(own, "", allowed), "alice", Path("/tmp/o"), "/home/a")
+    assert {"--mem=8G", "--cpus-per-task=4"} <= sbatch(options)
+
+
+def sbatch(lines: list[str]) -> set[str]:
+    return {line.removeprefix("#SBATCH ") for line in lines}

@@ -33,7 +33,7 @@ async def start_server(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, f"{name}'s server is already running")
     if state == "stopping":
         raise ApiError(400, f"{name}'s server is pending stop, please wait")
-    handle = context.servers.request_start(name, await chosen_profile(request, context))
+    handle = context.servers.request_start(name, await chosen_profile(request, context, name))
     if not await wait_for(handle.task, SLOW_SPAWN):
         return web.Response(status=202)
     view = context.servers.view(name)
@@ -42,16 +42,16 @@ async def start_server(request: web.Request) -> web.StreamResponse:
     return web.Response(status=201)
 
 
-async def chosen_profile(request: web.Request, context: ApiContext) -> str:
+async def chosen_profile(request: web.Request, context: ApiContext, user: str) -> str:
     """The resource profile named in the body (JupyterHub's user_options, as KubeSpawner's
     ``{"profile": "..."}``); "" for the default. 400 when this hub offers no such profile."""
     options = await json_object(request)
     profile = options.get("profile", "")
     if not isinstance(profile, str):
         raise ApiError(400, "profile must be a string.")
-    offered = [p.name for p in context.settings.offered_profiles()]
+    offered = [p.name for p in context.settings.offered_profiles(user)]
     if profile and profile not in offered:
-        choices = ", ".join(offered) if offered else "none (only the Slurm spawner has profiles)"
+        choices = ", ".join(offered) if offered else "none"
         raise ApiError(
             400, f"There is no resource profile named {profile[:64]!r}; offered: {choices}."
         )

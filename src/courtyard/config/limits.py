@@ -11,7 +11,10 @@ from before. ``memory = "unlimited"`` lifts a limit set earlier.
 
 from __future__ import annotations
 
+import grp
 import math
+import os
+import pwd
 import re
 from dataclasses import dataclass, field
 
@@ -76,8 +79,7 @@ def parse_size(text: str, key: str) -> int | None:
     match = SIZE.match(text)
     if match is None:
         raise ConfigError(
-            f"setting {key!r} must be a size such as '512M' or '4G' (or 'unlimited'), "
-            f"not {text!r}."
+            f"setting {key!r} must be a size such as '512M' or '4G' (or 'unlimited'), not {text!r}."
         )
     value = int(float(match.group(1)) * UNITS[match.group(2).upper()])
     if value < 1024 * 1024:
@@ -109,11 +111,15 @@ class LimitSettings:
         metadata={"help": "Memory per server, e.g. '4G' (kernels included). Empty: no limit."},
     )
     cpus: float = field(
-        default=0.0, metadata={"help": "CPU cores per server, e.g. 2 or 0.5. 0: no limit.", "min": 0}
+        default=0.0,
+        metadata={"help": "CPU cores per server, e.g. 2 or 0.5. 0: no limit.", "min": 0},
     )
     tasks: int = field(
         default=0,
-        metadata={"help": "Processes and threads per server (stops fork bombs). 0: no limit.", "min": 0},
+        metadata={
+            "help": "Processes and threads per server (stops fork bombs). 0: no limit.",
+            "min": 0,
+        },
     )
     gpus: int = field(
         default=0, metadata={"help": "GPUs each server gets (exclusively).", "min": 0}
@@ -163,7 +169,9 @@ def check_limit_settings(limits: LimitSettings) -> None:
             parse_size(rule.memory, f"{where}.memory")
         check_cpus(rule.cpus, f"{where}.cpus", keep_zero=True)
         if rule.tasks < 0:
-            raise ConfigError(f"setting '{where}.tasks' must be 0 (keep) or more, not {rule.tasks}.")
+            raise ConfigError(
+                f"setting '{where}.tasks' must be 0 (keep) or more, not {rule.tasks}."
+            )
         if rule.gpus < -1:
             raise ConfigError(f"setting '{where}.gpus' must be -1 (keep) or more, not {rule.gpus}.")
     names = [p.name for p in limits.profiles]
@@ -228,3 +236,38 @@ def profiles_for(limits: LimitSettings, allowed: Allowance) -> list[LimitProfile
 
 def find_profile(limits: LimitSettings, name: str) -> LimitProfile | None:
     return next((p for p in limits.profiles if p.name == name), None)
+
+
+def configured(limits: LimitSettings) -> bool:
+    """Whether the admin asked for any limit (without any, servers start as before)."""
+    return bool(
+        limits.memory
+        or limits.cpus
+        or limits.tasks
+        or limits.gpus
+        or limits.rules
+        or limits.profiles
+        or limits.gpu_devices
+    )
+
+
+def unix_groups(user: str) -> set[str]:
+    """The names of ``user``'s Unix groups (none for a name with no account)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return set()
+    names = set()
+    for gid in os.getgrouplist(user, entry.pw_gid):
+        try:
+            names.add(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            continue
+    return names
+
+
+def offered_to(limits: LimitSettings, user: str) -> list[LimitProfile]:
+    """The profiles ``user`` may pick: those that fit what the rules allow them."""
+    if not limits.profiles:
+        return []
+    return profiles_for(limits, allowance_for(limits, user, unix_groups(user)))

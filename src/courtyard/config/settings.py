@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from courtyard.config.limits import LimitProfile, LimitSettings
+from courtyard.config.limits import LimitProfile, LimitSettings, offered_to
 from courtyard.config.tables import RoleConfig, ServiceConfig
 
 AuthKind = Literal["system", "local"]
@@ -241,10 +241,12 @@ class Settings:
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.resolved_state_dir() / 'courtyard.sqlite'}"
 
-    def offered_profiles(self) -> list[SlurmProfile] | list[LimitProfile]:
+    def offered_profiles(self, user: str | None = None) -> list[SlurmProfile] | list[LimitProfile]:
         """The resource profiles users choose from: the Slurm spawner's, or the local one's
-        ``[[limits.profiles]]`` (the spawn form shows a person those that fit their rules)."""
-        return list(self.slurm.profiles) if self.spawner == "slurm" else list(self.limits.profiles)
+        ``[[limits.profiles]]`` (to ``user``: only those that fit what their rules allow)."""
+        if self.spawner == "slurm":
+            return list(self.slurm.profiles)
+        return list(self.limits.profiles) if user is None else offered_to(self.limits, user)
 
     def resolved_workers(self) -> int:
         return self.workers or len(os.sched_getaffinity(0))

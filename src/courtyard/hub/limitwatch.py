@@ -52,9 +52,11 @@ class LimitWatch:
         if not isinstance(spawner, MeasuresLimits):
             return
         found = spawner.measure()
-        if found is None or found[1] is None:
+        if found is None:
             return
         placement, measured = found
+        if measured is None:
+            return
         last_id, last_kills = self._seen.get(user, (id(spawner), 0))
         if last_id != id(spawner):
             last_kills = 0

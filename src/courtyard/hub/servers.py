@@ -115,7 +115,7 @@ class ServerManager:
 
     def limit_keys(self) -> set[str]:
         """The cgroup names of every server with limits (the rest are stale)."""
-        keys = set()
+        keys: set[str] = set()
         for handle in self._handles.values():
             found = handle.spawner.measure() if isinstance(handle.spawner, MeasuresLimits) else None
             if found is not None:

@@ -22,6 +22,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from courtyard.config.limits import allowance_for, configured, unix_groups
 from courtyard.config.settings import Settings
 from courtyard.errors import ServerStateError, SpawnError, SpawnTimeoutError
 from courtyard.singleuser.contract import SECRET_ENV, SECRET_HEADER, USER_HEADER, base_url_for
@@ -75,7 +76,11 @@ class SlurmSpawner:
     async def start(self, progress: ProgressSink) -> Started:
         if await self.poll() is None:
             raise ServerStateError(f"The server of {self.user!r} is already running.")
-        resources = slurm_script.resources_for(self.settings.slurm, self.profile)
+        limits = self.settings.limits
+        allowed = (
+            allowance_for(limits, self.user, unix_groups(self.user)) if configured(limits) else None
+        )
+        resources = slurm_script.resources_for(self.settings.slurm, self.profile, allowed)
         target = spawnable_user(self.user, self.settings)
         python = launch.resolve_python(self.settings)
         require_interpreter(python, target)

@@ -7,6 +7,7 @@ sets. The template (built-in ``slurm_job.sh``, or ``[slurm] job_template``) is a
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import string
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
+from courtyard.config.limits import Allowance
 from courtyard.config.settings import SlurmProfile, SlurmSettings
 from courtyard.errors import ConfigError, SpawnError
 
@@ -63,9 +65,27 @@ def find_profile(slurm: SlurmSettings, name: str) -> SlurmProfile | None:
     )
 
 
-def resources_for(slurm: SlurmSettings, profile_name: str) -> JobResources:
+def with_limits(base: JobResources, allowed: Allowance | None) -> JobResources:
+    """``[limits]`` as sbatch options where ``[slurm]`` leaves them at their defaults:
+    memory -> --mem (MiB), cpus -> --cpus-per-task (rounded up), gpus -> --gres=gpu:N."""
+    if allowed is None:
+        return base
+    changes: dict[str, object] = {}
+    if allowed.memory is not None and not base.memory:
+        changes["memory"] = f"{max(1, allowed.memory // (1024 * 1024))}M"
+    if allowed.cpus is not None and base.cpus == 1:
+        changes["cpus"] = max(1, math.ceil(allowed.cpus))
+    if allowed.gpus and not base.gres:
+        changes["gres"] = f"gpu:{allowed.gpus}"
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def resources_for(
+    slurm: SlurmSettings, profile_name: str, allowed: Allowance | None = None
+) -> JobResources:
+    """[slurm], then [limits] where [slurm] says nothing, then the chosen profile."""
     profile = find_profile(slurm, profile_name)
-    base = base_resources(slurm)
+    base = with_limits(base_resources(slurm), allowed)
     return base if profile is None else with_profile(base, profile)
 
 

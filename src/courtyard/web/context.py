@@ -102,7 +102,7 @@ def render(
         user=who,
         csrf_token=token,
         request_path=request.path_qs,
-        choose_profile=bool(ctx(request).settings.offered_profiles()),  # start_button.html
+        choose_profile=bool(ctx(request).settings.offered_profiles(who.name if who else None)),
         **context,
     )
     response = web.Response(text=body, status=status, content_type="text/html")

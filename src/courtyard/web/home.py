@@ -42,8 +42,8 @@ async def home(request: web.Request) -> web.StreamResponse:
     notice = server.notice
     limit_notice = None
     if notice is not None:
-        limit_notice = translator(language(request)).gettext(notice.template).format(
-            **notice.params
+        limit_notice = (
+            translator(language(request)).gettext(notice.template).format(**notice.params)
         )
     return render(
         request,

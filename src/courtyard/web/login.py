@@ -68,7 +68,7 @@ def first_page(request: web.Request, user: str) -> str:
     """Where a login without next= leads: the spawn form when there are resource profiles to
     choose from (and no server yet); otherwise the server starts at once."""
     c = ctx(request)
-    if c.settings.offered_profiles() and c.servers.view(user).state == "stopped":
+    if c.settings.offered_profiles(user) and c.servers.view(user).state == "stopped":
         return "/hub/spawn"
     try:
         c.servers.request_start(user)

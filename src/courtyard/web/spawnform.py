@@ -1,4 +1,5 @@
-"""The spawn form: a person picks one of the admin's resource profiles (Slurm) to start with."""
+"""The spawn form: a person picks one of the admin's resource profiles to start with (Slurm's,
+or the local spawner's ``[[limits.profiles]]`` that fit what the rules allow them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from courtyard.web.i18n import translator
 
 def profile_error(request: web.Request, name: str) -> str | None:
     """A translated message when ``name`` is not a profile this hub offers; None if it is."""
-    offered = ctx(request).settings.offered_profiles()
+    who = principal(request)
+    offered = ctx(request).settings.offered_profiles(who.name if who else None)
     if name == "" or any(profile.name == name for profile in offered):
         return None
     text = translator(language(request)).gettext(
@@ -24,7 +26,7 @@ async def spawn_form(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     if who is None:
         raise web.HTTPFound("/hub/login?next=/hub/spawn")
-    profiles = ctx(request).settings.offered_profiles()
+    profiles = ctx(request).settings.offered_profiles(who.name)
     if not profiles:
         raise web.HTTPFound("/hub/home")
     servers = ctx(request).servers

@@ -41,7 +41,9 @@ class CgroupV1Backend:
             )
         parents = {}
         for controller in CONTROLLERS:
-            parents[controller] = mounts[controller] / cgroupfs.under(own.get(controller, "/"), parent)
+            parents[controller] = mounts[controller] / cgroupfs.under(
+                own.get(controller, "/"), parent
+            )
         backend = cls(parents)
         backend.check_writable()
         return backend

@@ -45,7 +45,7 @@ class CgroupV2Backend:
         if missing:
             raise ConfigError(
                 f"the cgroup v2 hierarchy at {str(above)!r} offers no {', '.join(missing)} "
-                f"controller(s) (cgroup.controllers is {cgroupfs.read(above / 'cgroup.controllers')!r})."
+                f"controller(s) (it offers {sorted(offered_controllers(above))!r})."
             )
         try:
             target.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ in, and the small file operations both cgroup backends share."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -22,7 +23,7 @@ def v1_mounts(mountinfo: Path = MOUNTINFO) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for line in mountinfo.read_text().splitlines():
         left, _, right = line.partition(" - ")
-        fstype, _source, options = (right.split() + ["", "", ""])[:3]
+        fstype, _source, options = ([*right.split(), "", "", ""])[:3]
         if fstype != "cgroup":
             continue
         for option in options.split(","):
@@ -103,10 +104,8 @@ def kill_and_remove(cgroup: Path, timeout: float = 5.0) -> None:
         pids = pids_in(cgroup)
         for pid in pids:
             if pid != os.getpid():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         try:
             cgroup.rmdir()
             return

@@ -30,7 +30,7 @@ def main(argv: Sequence[str]) -> int:
     split = args.index("--")
     options, command = args[:split], args[split + 1 :]
     values: dict[str, list[str]] = {}
-    for name, value in zip(options[::2], options[1::2]):
+    for name, value in zip(options[::2], options[1::2], strict=False):
         values.setdefault(name, []).append(value)
     try:
         for procs in values.get("--join", []):
@@ -52,7 +52,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"courtyard-enter: cannot apply the limits: {exc}", file=sys.stderr)
         return EXIT_CANNOT_ENTER
     try:
-        os.execvp(command[0], command)
+        os.execvp(command[0], command)  # noqa: S606 - an argument list, never a shell
     except OSError as exc:
         print(f"courtyard-enter: cannot run {command[0]!r}: {exc}", file=sys.stderr)
     return 127

@@ -20,7 +20,9 @@ from courtyard.config.limits import (
     LimitSettings,
     allowance_for,
     apply_profile,
+    configured,
     find_profile,
+    unix_groups,
 )
 from courtyard.errors import ConfigError
 from courtyard.spawners.limits import gpus as gpumod
@@ -70,19 +72,6 @@ class Placement:
         )
 
 
-def configured(limits: LimitSettings) -> bool:
-    """Whether the admin asked for any limit (without any, servers start as before)."""
-    return bool(
-        limits.memory
-        or limits.cpus
-        or limits.tasks
-        or limits.gpus
-        or limits.rules
-        or limits.profiles
-        or limits.gpu_devices
-    )
-
-
 def choose_backend(limits: LimitSettings) -> tuple[LimitBackend, list[str]]:
     """The backend ``limits.backend`` names ('auto': the first that works here), and why each
     one tried before it was passed over."""
@@ -102,22 +91,6 @@ def choose_backend(limits: LimitSettings) -> tuple[LimitBackend, list[str]]:
                 raise ConfigError(f"setting 'limits.backend' = {name!r}: {exc}") from exc
             tried.append(f"{name}: {exc}")
     raise AssertionError("rlimits always works")  # pragma: no cover
-
-
-def unix_groups(user: str) -> set[str]:
-    try:
-        import pwd
-
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        return set()
-    names = set()
-    for gid in os.getgrouplist(user, entry.pw_gid):
-        try:
-            names.add(grp.getgrgid(gid).gr_name)
-        except KeyError:
-            continue
-    return names
 
 
 class Limiter:
@@ -140,7 +113,9 @@ class Limiter:
         pool = gpumod.GpuPool(gpumod.discover(settings.gpu_devices))
         limiter = cls(settings, backend, pool)
         if backend.unenforced():
-            log.warning("limits: %s cannot enforce: %s", backend.name, "; ".join(backend.unenforced()))
+            log.warning(
+                "limits: %s cannot enforce: %s", backend.name, "; ".join(backend.unenforced())
+            )
         return limiter
 
     def describe(self) -> str:
@@ -153,7 +128,9 @@ class Limiter:
         """What the banner must say is not enforced, if anything."""
         if self.backend is None or not self.backend.unenforced():
             return None
-        return f"limits ({self.backend.name}) do not enforce: " + "; ".join(self.backend.unenforced())
+        return f"limits ({self.backend.name}) do not enforce: " + "; ".join(
+            self.backend.unenforced()
+        )
 
     def allowance(self, user: str, profile: str = "") -> Allowance:
         allowed = allowance_for(self.settings, user, unix_groups(user))
