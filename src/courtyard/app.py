@@ -42,6 +42,7 @@ from courtyard.spawners.local import LocalSpawner
 from courtyard.spawners.slurm import SlurmSpawner
 from courtyard.store.store import Store
 from courtyard.tls import server_context
+from courtyard.web.admin_limits import add_limits
 from courtyard.web.app import build_control_app
 from courtyard.web.context import WebContext
 from courtyard.web.culling import add_culling
@@ -177,6 +178,7 @@ class Courtyard:
         )
         control = build_control_app(context, api)
         add_culling(control, culler)
+        add_limits(control, self.limiter)
         await self._start_control_plane(control)
         self._admin_runner = await serve_admin_socket(
             build_admin_app(servers, store), self.layout.admin_socket

@@ -67,3 +67,37 @@ async def test_alice_is_told_her_kernel_was_stopped_at_the_memory_limit(
         zh = {"Accept-Language": "zh-CN"}
         _status, chinese, _ = await a.get("/hub/home", headers=zh)
         assert "你的服务器使用的内存超过了 200 MiB" in chinese
+
+
+async def test_the_admin_page_shows_use_against_limits_and_who_holds_each_gpu(
+    state_root: Path, cgroup_parent: str, alice: UnixUser, bob: UnixUser, fake_gpus: list[str]
+) -> None:
+    config = hub_config(alice.name, bob.name, admin_users=[alice.name])
+    config += (
+        f'[limits]\nmemory = "300M"\ncpus = 1.5\ngpus = 1\ncgroup_parent = "{cgroup_parent}"\n'
+    )
+    config += f"gpu_devices = {json.dumps(fake_gpus)}\n"
+    hub = HubProcess(state_root / "state", config).start()
+    try:
+        async with HubClient(hub.url) as a:
+            await a.login(alice.name, alice.password)
+            await a.wait_until_ready(alice.name)
+            status, page, _ = await a.get("/hub/admin")
+            assert status == 200
+            assert "/ 300 MiB" in page
+            assert "/ 150%" in page
+            assert f"<code>{fake_gpus[0]}</code>" in page
+            await asyncio.sleep(0.5)
+            status, text, _ = await a.get("/hub/admin/limits.json")
+            live = json.loads(text)
+            assert live["servers"][alice.name]["memory"].endswith("/ 300 MiB")
+            assert live["servers"][alice.name]["cpu"].endswith("% / 150%")
+            assert live["gpus"][0] == {"index": "0", "device": fake_gpus[0], "holder": alice.name}
+            assert live["gpus"][1]["holder"] is None
+        async with HubClient(hub.url) as b:
+            await b.login(bob.name, bob.password)
+            status, _, _ = await b.get("/hub/admin/limits.json")
+            assert status == 403
+    finally:
+        hub.stop()
+        stop_user_servers(state_root / "state")

@@ -113,6 +113,9 @@ class ServerManager:
             notice=self.limits.notice(user),
         )
 
+    def running_users(self) -> list[str]:
+        return sorted(name for name, h in self._handles.items() if h.state == "running")
+
     def limit_keys(self) -> set[str]:
         """The cgroup names of every server with limits (the rest are stale)."""
         keys: set[str] = set()

@@ -19,6 +19,7 @@ from courtyard.hub.usage import Usage, UsageMeter
 from courtyard.hub.users import UserAdmin
 from courtyard.store.records import ServerRecord, ServerState, UserRecord
 from courtyard.store.store import USER_SORTS, UserQuery
+from courtyard.web.admin_limits import LIMITER, LimitCells, cells_for, gpu_rows
 from courtyard.web.context import ctx, language, render
 from courtyard.web.home import require_login
 from courtyard.web.i18n import N_, translator
@@ -66,13 +67,18 @@ class Row:
     started: datetime | None
     last_activity: datetime | None
     usage: Usage | None
+    limits: LimitCells | None = None  # from the server's cgroup, against its limits
 
     @property
     def memory(self) -> str:
+        if self.limits is not None:
+            return self.limits.memory
         return format_bytes(self.usage.rss_bytes) if self.usage else ""
 
     @property
     def cpu(self) -> str:
+        if self.limits is not None:
+            return self.limits.cpu
         return f"{self.usage.cpu_percent:.0f}%" if self.usage else ""
 
 
@@ -137,6 +143,7 @@ def build_rows(
                 started=server.started if server and state != "stopped" else None,
                 last_activity=activity,
                 usage=usage.get(pid) if pid is not None else None,
+                limits=cells_for(request, user.name) if state == "running" else None,
             )
         )
     return rows
@@ -169,6 +176,8 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         messages=[gettext(request, notice)] if notice else [],
         admin_access=ctx(request).settings.admin_access,
         users=user_admin(request),
+        gpus=gpu_rows(request),
+        limits_live=LIMITER in request.app,
         error=None,
     )
 
