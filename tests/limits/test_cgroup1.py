@@ -12,6 +12,7 @@ import pytest
 
 from courtyard.config.limits import LimitProfile
 from courtyard.errors import SpawnError
+from courtyard.spawners import procinfo
 from courtyard.spawners.limits import cgroupfs
 from courtyard.spawners.local import LocalSpawner
 from tests.conftest import UnixUser
@@ -59,6 +60,14 @@ async def answers(spawner: LocalSpawner, secret: str) -> bool:
     return reply.status == 200
 
 
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def oom_score_adj(pid: int) -> str:
+    return Path(f"/proc/{pid}/oom_score_adj").read_text().strip()
+
+
 def environ_of(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
@@ -73,6 +82,10 @@ async def test_a_kernel_past_its_memory_limit_is_killed_and_nothing_else(
     try:
         kernel = await kernel_of(mine, started.secret)
         bobs_kernel = await kernel_of(theirs, other.secret)
+        assert mine.pid is not None
+        kernels = [p for p in procinfo.descendants(mine.pid) if "ipykernel" in cmdline(p.pid)]
+        assert [oom_score_adj(p.pid) for p in kernels] == ["500"]
+        assert oom_score_adj(mine.pid) == "0"
         allocating = asyncio.create_task(run(mine, started.secret, kernel, ALLOCATE_400M))
         deadline = time.monotonic() + 60
         while (measured := mine.measure()) and measured[1] and measured[1].oom_kills == 0:

@@ -34,6 +34,8 @@ from courtyard.spawners.limits.rlimits import RlimitBackend
 
 log = logging.getLogger("courtyard.limits")
 ENTER = "courtyard.spawners.limits.enter"
+KERNEL_OOM_ENV = "COURTYARD_KERNEL_OOM_SCORE_ADJ"  # see singleuser/kernels.py
+KERNEL_OOM_SCORE_ADJ = "500"  # kernels score half the limit higher than jupyter_server
 
 
 @dataclass(frozen=True)
@@ -165,11 +167,16 @@ class Limiter:
         return [*enter, "--", *command]
 
     def environment(self, placement: Placement | None) -> dict[str, str]:
+        """CUDA_VISIBLE_DEVICES (when there are GPUs) and, under a memory limit, the OOM
+        preference for kernels (singleuser/kernels.py)."""
         if placement is None or self.backend is None:
             return {}
-        if not self.pool.gpus:
-            return {}
-        return {"CUDA_VISIBLE_DEVICES": ",".join(placement.gpu_indexes)}
+        env = {}
+        if self.pool.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(placement.gpu_indexes)
+        if placement.allowance.memory is not None:
+            env[KERNEL_OOM_ENV] = KERNEL_OOM_SCORE_ADJ
+        return env
 
     def measure(self, placement: Placement | None) -> Measured | None:
         if placement is None or self.backend is None:
