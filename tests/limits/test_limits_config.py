@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from courtyard.config.jupyterhub import convert, render
 from courtyard.config.limits import (
     Allowance,
     LimitProfile,
@@ -20,8 +21,9 @@ from courtyard.config.limits import (
     parse_size,
     profiles_for,
 )
-from courtyard.config.load import build_settings
+from courtyard.config.load import build_settings, flatten
 from courtyard.config.settings import SlurmSettings
+from courtyard.config.tomlwrite import parse_toml
 from courtyard.errors import ConfigError
 from courtyard.spawners.slurm_script import directives, resources_for
 
@@ -112,3 +114,17 @@ def test_the_slurm_spawner_maps_limits_to_sbatch_options_where_slurm_says_nothin
 
 def sbatch(lines: list[str]) -> set[str]:
     return {line.removeprefix("#SBATCH ") for line in lines}
+
+
+def test_jupyterhub_mem_limit_and_cpu_limit_become_enforced_limits() -> None:
+    values = {
+        "Spawner.mem_limit": "2G",
+        "LocalProcessSpawner.cpu_limit": 1.5,
+        "Spawner.mem_guarantee": "1G",
+    }
+    conv = convert(values)
+    settings = build_settings(flatten(parse_toml(render(conv, "jupyterhub_config.py"))))
+    assert (settings.limits.memory, settings.limits.cpus) == ("2G", 1.5)
+    assert any("limits, not guarantees" in note for note in conv.notes)
+    in_bytes = convert({"Spawner.mem_limit": 512 * 1024 * 1024})
+    assert in_bytes.values["limits.memory"] == "512M"

@@ -105,6 +105,6 @@ def test_unknown_settings_and_jupyterhub_imports_are_listed_not_fatal(tmp_path: 
     assert conversion.values["ip"] == "127.0.0.1"
     assert conversion.values["environment"] == {"LANG": "zh_CN.UTF-8"}
     assert any("DockerSpawner" in u for u in conversion.unmapped)
-    assert any("mem_limit" in u for u in conversion.unmapped)
+    assert conversion.values["limits.memory"] == "2G"  # enforced since [limits]
     assert "jupyterhub" not in sys.modules
     build_settings(flatten(parse_toml(render(conversion, str(source)))))

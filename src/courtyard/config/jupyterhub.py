@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from courtyard.config.limits import SIZE
 from courtyard.config.tomlwrite import toml_key, toml_table_array, toml_value
 
 CULLER_MODULES = ("jupyterhub_idle_culler", "jupyterhub-idle-culler", "cull_idle_servers")
@@ -113,6 +114,30 @@ def map_cmd(conv: Conversion, origin: str, value: Any) -> None:
     )
 
 
+def map_mem_limit(conv: Conversion, origin: str, value: Any) -> None:
+    """JupyterHub's ByteSpecification (bytes, or '4G'): enforced by [limits] memory (the
+    LocalProcessSpawner only advised it)."""
+    text = str(value).strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value // (1024 * 1024)}M" if value % (1024 * 1024) == 0 else str(value)
+    if SIZE.match(text) is None:
+        conv.unmapped.append(f"{origin} = {value!r} (not a size)")
+        return
+    conv.put("limits.memory", text, origin)
+    conv.notes.append(f"{origin}: Courtyard enforces it (cgroups), see [limits] in docs/admin.md.")
+
+
+def map_cpu_limit(conv: Conversion, origin: str, value: Any) -> None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        conv.put("limits.cpus", float(value), origin)
+    else:
+        conv.unmapped.append(f"{origin} = {value!r} (not a positive number)")
+
+
+def map_guarantee(conv: Conversion, origin: str, value: Any) -> None:
+    conv.notes.append(f"{origin} = {value!r}: Courtyard has limits, not guarantees; dropped.")
+
+
 def map_services(conv: Conversion, origin: str, value: Any) -> None:
     for service in value:
         row, extra = pick(service, SERVICE_KEYS)
@@ -202,6 +227,10 @@ MAPPERS: dict[str, Mapper] = {
     "Spawner.start_timeout": map_timeout,
     "Spawner.http_timeout": map_timeout,
     "Spawner.cmd": map_cmd,
+    "Spawner.mem_limit": map_mem_limit,
+    "Spawner.cpu_limit": map_cpu_limit,
+    "Spawner.mem_guarantee": map_guarantee,
+    "Spawner.cpu_guarantee": map_guarantee,
 }
 ORDER = ("JupyterHub.services",)  # before load_roles: roles of the culler follow it
 
