@@ -228,3 +228,22 @@ def test_stale_cgroups_of_ended_servers_are_removed(make_hub: MakeHub) -> None:
     assert hub.limiter.sweep(set()) == ["gone"]
     assert not any(Path(p).exists() for p in paths.values())
     assert cgroupfs.pids_in(Path(paths["memory"])) == []
+
+
+async def test_rlimits_are_the_last_resort_and_say_what_they_cannot_do(
+    make_hub: MakeHub, alice: UnixUser
+) -> None:
+    hub = make_hub(memory="4G", tasks=4096, backend="rlimits")
+    warning = hub.limiter.warning()
+    assert warning is not None
+    assert "cpus" in warning
+    assert "GPU device isolation" in warning
+    spawner = hub.spawner(alice.name)
+    await spawner.start(lambda p: None)
+    try:
+        assert spawner.pid is not None
+        limits = Path(f"/proc/{spawner.pid}/limits").read_text()
+        assert f"Max address space         {4 << 30}" in limits
+        assert spawner.measure() is not None
+    finally:
+        await spawner.stop()

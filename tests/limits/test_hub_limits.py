@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,61 @@ async def test_the_admin_page_shows_use_against_limits_and_who_holds_each_gpu(
     finally:
         hub.stop()
         stop_user_servers(state_root / "state")
+
+
+async def test_the_spawn_form_offers_each_person_the_profiles_their_rules_allow(
+    state_root: Path, cgroup_parent: str, alice: UnixUser, bob: UnixUser
+) -> None:
+    config = hub_config(alice.name, bob.name)
+    config += f'[limits]\nmemory = "1G"\ncgroup_parent = "{cgroup_parent}"\n'
+    config += f'[[limits.rules]]\nusers = ["{bob.name}"]\nmemory = "16G"\n'
+    config += '[[limits.profiles]]\nname = "small"\ndescription = "512 MiB"\nmemory = "512M"\n'
+    config += '[[limits.profiles]]\nname = "large"\ndescription = "8 GiB"\nmemory = "8G"\n'
+    hub = HubProcess(state_root / "state", config).start()
+    try:
+        async with HubClient(hub.url) as a, HubClient(hub.url) as b:
+            r = await a.login(alice.name, alice.password)
+            assert r.headers["Location"].startswith("/hub/spawn")
+            _status, alices, _ = await a.get("/hub/spawn")
+            await b.login(bob.name, bob.password)
+            _status, bobs, _ = await b.get("/hub/spawn")
+        assert 'value="small"' in alices
+        assert 'value="large"' not in alices
+        assert 'value="large"' in bobs
+    finally:
+        hub.stop()
+        stop_user_servers(state_root / "state")
+
+
+async def test_a_restarted_hub_keeps_the_server_in_its_cgroup(
+    limited_hub: HubProcess, alice: UnixUser
+) -> None:
+    async with HubClient(limited_hub.url) as a:
+        await a.login(alice.name, alice.password)
+        await a.wait_until_ready(alice.name)
+    sock = limited_hub.state_dir / "run" / alice.name / "server.sock"
+    before = server_cgroups(sock)
+    limited_hub.restart_reattaching(alice.name)
+    assert server_cgroups(sock) == before
+    assert f"/{alice.name}\n" in before
+    memory = next(line for line in before.splitlines() if ":memory:" in line)
+    limit = Path("/sys/fs/cgroup/memory", memory.split(":", 2)[2].lstrip("/"))
+    assert (limit / "memory.limit_in_bytes").read_text().strip() == str(200 << 20)
+
+
+def server_cgroups(sock: Path) -> str:
+    """The cgroups of the process listening on ``sock`` (found by its inode in /proc)."""
+    inode = str(sock.stat().st_ino)
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[-1] == str(sock):
+            inode = fields[6]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            for fd in fds:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                    return Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            continue
+    raise AssertionError(f"nobody listens on {sock}")

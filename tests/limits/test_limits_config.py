@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from courtyard.cli.daemon import status_lines
 from courtyard.config.jupyterhub import convert, render
 from courtyard.config.limits import (
     Allowance,
@@ -24,6 +25,7 @@ from courtyard.config.limits import (
 from courtyard.config.load import build_settings, flatten
 from courtyard.config.settings import SlurmSettings
 from courtyard.config.tomlwrite import parse_toml
+from courtyard.daemon.records import record_for
 from courtyard.errors import ConfigError
 from courtyard.spawners.slurm_script import directives, resources_for
 
@@ -128,3 +130,9 @@ def test_jupyterhub_mem_limit_and_cpu_limit_become_enforced_limits() -> None:
     assert any("limits, not guarantees" in note for note in conv.notes)
     in_bytes = convert({"Spawner.mem_limit": 512 * 1024 * 1024})
     assert in_bytes.values["limits.memory"] == "512M"
+
+
+def test_courtyard_status_names_how_limits_are_enforced() -> None:
+    record = record_for(os.getpid(), url="http://127.0.0.1:1/", limits="cgroup v1 (memory) under x")
+    assert "  Limits: cgroup v1 (memory) under x" in status_lines(record, [])
+    assert not any("Limits" in line for line in status_lines(record_for(os.getpid()), []))
