@@ -7,6 +7,8 @@ through a .pth file but without Courtyard installed: the shim provides courtyard
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import site
 import subprocess
@@ -43,15 +45,38 @@ def make_venv(path: Path, with_packages: bool) -> Path:
     return python
 
 
+CONDA_ENV = "cy-test-conda"
+
+
+def make_conda_env(home: Path, uid: int, gid: int) -> Path:
+    """A conda-like environment of alice's own at ~/.conda/envs/<name>: an interpreter with
+    ipykernel in its site-packages (a link to the main venv's), owned by her."""
+    envs_dir = home / ".conda" / "envs"
+    env = envs_dir / CONDA_ENV
+    python = make_venv(env, with_packages=True)
+    import ipykernel
+
+    purelib = next(env.glob("lib/python3*/site-packages"))
+    (purelib / "ipykernel").symlink_to(Path(ipykernel.__file__).parent)
+    for path in [home / ".conda", envs_dir, env, *env.rglob("*")]:
+        os.lchown(path, uid, gid)
+    return python
+
+
 @pytest.fixture(scope="module")
-def envs() -> Iterator[dict[str, Path]]:
+def envs(unix_users: dict[str, UnixUser]) -> Iterator[dict[str, Path]]:
     root = Path(tempfile.mkdtemp(prefix="cyenv", dir="/tmp"))
     root.chmod(0o755)
+    alice = pwd.getpwnam("cyalice")
+    home = Path(alice.pw_dir)
+    shutil.rmtree(home / ".conda", ignore_errors=True)
     yield {
         "torch": make_venv(root / "torch", with_packages=True),
         "bare": make_venv(root / "bare", with_packages=False),
+        "conda": make_conda_env(home, alice.pw_uid, alice.pw_gid),
     }
     shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(home / ".conda", ignore_errors=True)
 
 
 def named_config(envs: dict[str, Path], culler: str = "") -> str:
@@ -62,6 +87,7 @@ python = "{site_python()}"
 start_timeout = 90
 stop_grace = 3
 named_servers = 2
+kernels_from_conda = true
 
 [[profiles]]
 name = "standard"
@@ -171,6 +197,23 @@ async def test_two_servers_two_interpreters_and_nobody_else_gets_in(
     assert ok.status_code == 200, ok.text
     refused = httpx.get(f"{named_hub.url}/user/{alice.name}/api/status", headers=headers)
     assert refused.status_code == 403
+
+    # alice's own conda environment with ipykernel is a kernel in every server of hers
+    mine = user_token(service, alice.name, scopes=[f"access:servers!user={alice.name}"])
+    headers = {"Authorization": f"token {mine}"}
+    for prefix in (f"/user/{alice.name}", f"/user/{alice.name}/torch"):
+        specs = httpx.get(f"{named_hub.url}{prefix}/api/kernelspecs", headers=headers)
+        assert specs.status_code == 200, specs.text
+        assert f"conda-{CONDA_ENV}" in specs.json()["kernelspecs"], prefix
+    made = httpx.post(
+        f"{named_hub.url}/user/{alice.name}/torch/api/kernels",
+        json={"name": f"conda-{CONDA_ENV}"}, headers=headers, timeout=60,
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    async with HubClient(named_hub.url) as a:
+        await a.login(alice.name, alice.password, next_url="/hub/home")
+        key = f"{alice.name}/torch"
+        assert await a.execute(key, made.json()["id"], where) == repr(str(envs["conda"]))
 
     # a restarted hub re-attaches both, and both still run code
     named_hub.stop()
