@@ -98,3 +98,22 @@ def test_server_keys_round_trip() -> None:
     assert server_key("alice", "torch") == "alice/torch"
     assert split_server_key("alice/torch") == ("alice", "torch")
     assert split_server_key("alice") == ("alice", "")
+
+
+def test_courtyard_status_lists_each_running_server(tmp_path: Path) -> None:
+    from courtyard.cli.daemon import status_lines
+    from courtyard.config.settings import Settings
+    from courtyard.daemon.records import HubRecord
+    from courtyard.daemon.servers import running_users
+
+    url = f"sqlite:///{tmp_path / 'courtyard.sqlite'}"
+    store = Store.open(url)
+    store.add_user("ada")
+    store.save_server("ada", state="running")
+    store.save_server("ada", "torch", state="running")
+    store.save_server("ada", "old", state="stopped")
+    store.close()
+    keys = running_users(Settings(database_url=url))
+    assert keys == ["ada", "ada/torch"]
+    record = HubRecord(pid=1, url="http://127.0.0.1:8000/", started=0.0, ticks=0)
+    assert "  Running servers: ada, ada/torch" in status_lines(record, keys)
