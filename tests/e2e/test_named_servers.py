@@ -120,14 +120,19 @@ def site_python() -> str:
     return sys.executable
 
 
-@pytest.fixture(scope="module")
-def named_hub(envs: dict[str, Path], unix_users: object) -> Iterator[HubProcess]:
+def running_hub(config: str) -> Iterator[HubProcess]:
+    """A hub on a fresh state dir for a fixture; its servers stopped and the dir removed after."""
     state = new_state_dir()
-    process = HubProcess(state, named_config(envs)).start()
+    process = HubProcess(state, config).start()
     yield process
     process.stop()
     stop_user_servers(state)
     shutil.rmtree(state.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def named_hub(envs: dict[str, Path], unix_users: object) -> Iterator[HubProcess]:
+    yield from running_hub(named_config(envs))
 
 
 def servers_of(api: Api, user: str) -> dict[str, dict[str, object]]:
@@ -280,12 +285,7 @@ every = 2
 
 @pytest.fixture
 def culling_hub(envs: dict[str, Path], unix_users: object) -> Iterator[HubProcess]:
-    state = new_state_dir()
-    process = HubProcess(state, named_config(envs, CULLER)).start()
-    yield process
-    process.stop()
-    stop_user_servers(state)
-    shutil.rmtree(state.parent, ignore_errors=True)
+    yield from running_hub(named_config(envs, CULLER))
 
 
 def test_culler_stops_the_idle_named_server_and_keeps_the_active_default(
@@ -327,13 +327,8 @@ services = ["idle-culler"]
 
 @pytest.fixture
 def idle_culler_hub(envs: dict[str, Path], unix_users: object) -> Iterator[HubProcess]:
-    state = new_state_dir()
     culler = IDLE_CULLER.replace("{python}", site_python())
-    process = HubProcess(state, named_config(envs, culler)).start()
-    yield process
-    process.stop()
-    stop_user_servers(state)
-    shutil.rmtree(state.parent, ignore_errors=True)
+    yield from running_hub(named_config(envs, culler))
 
 
 def test_jupyterhub_idle_culler_removes_the_idle_named_server(
