@@ -140,6 +140,7 @@ async def spawn_pending(request: web.Request) -> web.StreamResponse:
         request,
         "spawn.html",
         server_name=f"{who.name}/{server}" if server else who.name,
+        named_server=server,
         next_url=nxt,
         progress_url=progress,
     )
