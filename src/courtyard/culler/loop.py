@@ -162,16 +162,17 @@ class Culler:
 
     async def _act(self, route: Route, decision: Decision) -> None:
         key = route.key
+        what = f"{route.user}'s server" + (f" {route.server!r}" if route.server else "")
         if decision.action == "warn" and self._warned.get(key) != decision.cull_at:
             self._warned[key] = decision.cull_at or 0.0
             left = (decision.cull_at or 0.0) - self.clock()
-            log.info("server %s will be culled in %d s (%s)", key, left, decision.reason)
+            log.info("%s will be culled in %d s (%s)", what, left, decision.reason)
         if decision.action != "cull" or self.routes.get_key(key) is not route:
             return
         self._warned.pop(key, None)
         log.warning(
-            "culling server %s: %s; last activity %s ago (%s)",
-            key,
+            "culling %s: %s; last activity %s ago (%s)",
+            what,
             "max_age reached" if decision.reason == "max_age" else "idle",
             f"{decision.idle_for:.0f} s",
             route.activity_kind,
