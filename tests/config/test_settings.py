@@ -88,5 +88,7 @@ def test_settings_reference_matches_the_code() -> None:
 def test_the_scripts_own_variables_are_not_taken_for_settings() -> None:
     from courtyard.config.load import env_values
 
-    values = env_values({"COURTYARD_VENV": "/opt/v", "COURTYARD_SCRIPT": "x", "COURTYARD_PORT": "9"})
+    values = env_values(
+        {"COURTYARD_VENV": "/opt/v", "COURTYARD_SCRIPT": "x", "COURTYARD_PORT": "9"}
+    )
     assert values == {"port": "9"}
