@@ -39,10 +39,13 @@ def latest(*stamps: datetime | None) -> datetime | None:
     return max(known) if known else None
 
 
-def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
+def server_model(view: ServerView, state: dict[str, Any] | None) -> dict[str, Any]:
+    """``state``: the spawner's (its pid, socket...), shown only to holders of
+    ``admin:server_state``, as JupyterHub shows ``Spawner.get_state()``."""
     name = view.user
     model: dict[str, Any] = {
         "name": "",
+        "display_name": "",
         "full_name": f"{name}/",
         "ready": view.state == "running",
         "stopped": view.state == "stopped",
@@ -55,9 +58,16 @@ def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
         "started": iso(view.started),
         "last_activity": iso(view.last_activity),
     }
-    if with_state:
-        model["state"] = {}
+    if state is not None:
+        model["state"] = state
     return model
+
+
+def spawner_state(context: ApiContext, who: Caller, name: str) -> dict[str, Any] | None:
+    if not who.may("admin:server_state", name):
+        return None
+    spawner = context.servers.handle(name).spawner
+    return spawner.state() if spawner is not None else {}
 
 
 def user_model(context: ApiContext, who: Caller, user: UserRecord) -> dict[str, Any]:
@@ -76,7 +86,7 @@ def user_model(context: ApiContext, who: Caller, user: UserRecord) -> dict[str, 
         "last_activity": iso(latest(user.last_activity, view.last_activity)),
         "servers": {}
         if view.state == "stopped"
-        else {"": server_model(view, who.may("admin:server_state", name))},
+        else {"": server_model(view, spawner_state(context, who, name))},
     }
     allowed: set[str] = set()
     for scope, keys in USER_KEYS.items():
@@ -85,14 +95,17 @@ def user_model(context: ApiContext, who: Caller, user: UserRecord) -> dict[str, 
     return {k: v for k, v in full.items() if k in allowed}
 
 
-def token_model(record: TokenRecord, roles: list[str] | None = None) -> dict[str, Any]:
+def token_model(context: ApiContext, record: TokenRecord) -> dict[str, Any]:
+    """``scopes``: what the token can do now (expanded, cut to its owner's), as JupyterHub's
+    ``get_scopes_for(token)``; a user's token has no ``service`` key."""
+    principal = context.tokens.user_principal(record)
+    scopes = sorted(principal.scopes or ()) if principal is not None else []
     return {
         "id": f"a{record.id}",
         "kind": "api_token",
         "user": record.user,
-        "service": None,
-        "roles": roles or [],
-        "scopes": list(record.scopes),
+        "roles": [],
+        "scopes": scopes,
         "note": record.note,
         "created": iso(record.created),
         "expires_at": iso(record.expires),
