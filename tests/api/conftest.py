@@ -20,7 +20,7 @@ from tests.hubprocess import HubProcess
 SERVICE_TOKEN = "cy-test-service-token-5d1f0e8a7b6c"
 SERVICE_SCOPES = [
     "admin:users", "admin:servers", "tokens", "admin:groups", "list:services",
-    "read:services", "read:hub", "read:metrics", "access:servers",
+    "read:services", "read:hub", "read:metrics", "access:servers", "proxy", "admin:services",
 ]  # fmt: skip
 
 

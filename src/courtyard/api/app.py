@@ -19,7 +19,7 @@ from courtyard.errors import CourtyardError
 log = logging.getLogger("courtyard.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/hub/api"
-PUBLIC = frozenset({"/hub/api/", "/hub/api/health", "/hub/api/openapi.json"})
+PUBLIC = frozenset({"/hub/api", "/hub/api/", "/hub/api/health", "/hub/api/openapi.json"})
 
 
 @dataclass(frozen=True)
