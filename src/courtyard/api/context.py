@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +44,7 @@ class ApiContext:
     shutdown: Callable[[], None]
     version: str
     proxy_stats: Callable[[], ProxyStats] = no_proxy_stats
+    activity_written: dict[str, float] = field(default_factory=dict)  # user -> epoch
 
 
 API = web.AppKey("courtyard-api", ApiContext)
@@ -123,6 +124,15 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"Invalid JSON in body of request: {e}") from e
+
+
+async def json_required(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, which must be there (JupyterHub answers 400 to an empty
+    PATCH or POST where a model is expected)."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ApiError(400, "Request body must be a JSON object.")
+    return data
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

@@ -23,13 +23,15 @@ from courtyard.api.context import (
 from courtyard.api.models import user_model
 from courtyard.hub.services import ManagedService
 
-API_VERSION = "5.0.0"  # the JupyterHub API level served; clients compare against it
+API_VERSION = "6.1.1"  # the JupyterHub API level served; clients compare major.minor with theirs
 IDENTIFY = ("read:users", "read:users:name", "read:users:groups", "read:users:activity",
             "read:servers")  # fmt: skip
 
 
 async def root(request: web.Request) -> web.StreamResponse:
-    return reply({"version": API_VERSION, "courtyard_version": __version__})
+    answer = reply({"version": API_VERSION, "courtyard_version": __version__})
+    answer.headers["X-JupyterHub-Version"] = API_VERSION  # also served outside the API app
+    return answer
 
 
 async def health(request: web.Request) -> web.StreamResponse:

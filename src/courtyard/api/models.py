@@ -39,7 +39,9 @@ def latest(*stamps: datetime | None) -> datetime | None:
     return max(known) if known else None
 
 
-def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
+def server_model(view: ServerView, state: dict[str, Any] | None) -> dict[str, Any]:
+    """``state``: the spawner's (its pid, socket...), shown only to holders of
+    ``admin:server_state``, as JupyterHub shows ``Spawner.get_state()``."""
     name, server = view.user, view.server
     root = ServerManager.root_url(name, server)
     progress = f"/hub/api/users/{name}/servers/{server}/progress" if server else (
@@ -47,6 +49,7 @@ def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
     )
     model: dict[str, Any] = {
         "name": server,
+        "display_name": server,
         "full_name": f"{name}/{server}",
         "ready": view.state == "running",
         "stopped": view.state == "stopped",
@@ -59,9 +62,18 @@ def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
         "started": iso(view.started),
         "last_activity": iso(view.last_activity),
     }
-    if with_state:
-        model["state"] = {}
+    if state is not None:
+        model["state"] = state
     return model
+
+
+def spawner_state(
+    context: ApiContext, who: Caller, name: str, server: str = ""
+) -> dict[str, Any] | None:
+    if not who.may("admin:server_state", name, server):
+        return None
+    spawner = context.servers.handle(name, server).spawner
+    return spawner.state() if spawner is not None else {}
 
 
 def user_model(
@@ -80,7 +92,7 @@ def user_model(
     default = views[0]
     groups = context.groups.of_user(name)
     servers = {
-        v.server: server_model(v, who.may("admin:server_state", name, v.server))
+        v.server: server_model(v, spawner_state(context, who, name, v.server))
         for v in views
         if v.state != "stopped" or include_stopped
     }
@@ -110,14 +122,17 @@ def include_stopped_servers(request: web.Request) -> bool:
     return value is not None and value.lower() not in ("false", "0")
 
 
-def token_model(record: TokenRecord, roles: list[str] | None = None) -> dict[str, Any]:
+def token_model(context: ApiContext, record: TokenRecord) -> dict[str, Any]:
+    """``scopes``: what the token can do now (expanded, cut to its owner's), as JupyterHub's
+    ``get_scopes_for(token)``; a user's token has no ``service`` key."""
+    principal = context.tokens.user_principal(record)
+    scopes = sorted(principal.scopes or ()) if principal is not None else []
     return {
         "id": f"a{record.id}",
         "kind": "api_token",
         "user": record.user,
-        "service": None,
-        "roles": roles or [],
-        "scopes": list(record.scopes),
+        "roles": [],
+        "scopes": scopes,
         "note": record.note,
         "created": iso(record.created),
         "expires_at": iso(record.expires),

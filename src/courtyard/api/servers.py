@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from courtyard.api.context import ApiContext, ApiError, api, caller, json_object
+from courtyard.api.context import (
+    ApiContext,
+    ApiError,
+    api,
+    caller,
+    json_object,
+    json_required,
+    reply,
+)
+from courtyard.api.models import server_model, spawner_state
 from courtyard.api.users import user_or_404
 from courtyard.errors import CourtyardError
+from courtyard.hub.progress import Event, ready_event
+from courtyard.hub.servers import ServerManager, ServerView
 
 SLOW_SPAWN = 10.0  # seconds a start may take before the answer is 202 (JupyterHub's default)
 SLOW_STOP = 10.0
@@ -38,7 +50,7 @@ async def start_server(request: web.Request) -> web.StreamResponse:
     the user_options (``{"profile": ...}`` picks a profile)."""
     context, who = api(request), caller(request)
     name, server = request.match_info["name"], server_name_of(request)
-    who.need("servers", name, server)
+    who.need("start:servers", name, server)
     user_or_404(request, name)
     context.servers.check_new_server(name, server)
     state = context.servers.view(name, server).state
@@ -110,13 +122,24 @@ async def stop_server(request: web.Request) -> web.StreamResponse:
 
 
 async def server_progress(request: web.Request) -> web.StreamResponse:
+    """JupyterHub's event stream: a start's events live (those so far first), the ready event
+    at once for a running server, the failure of a failed last start; 404 otherwise."""
     context, who = api(request), caller(request)
     owner, server = request.match_info["name"], server_name_of(request)
     who.need("read:servers", owner, server)
     user_or_404(request, owner)
     if server and context.store.get_server(owner, server) is None:
         raise ApiError(404, f"{owner} has no server named '{server}'")
-    servers = context.servers
+    view = context.servers.view(owner, server)
+    log = context.servers.progress(owner, server)
+    if view.state == "running":
+        events: AsyncIterator[Event] = once(ready_event(ServerManager.root_url(owner, server)))
+    elif view.state == "starting":
+        events = log.follow()
+    elif view.state == "stopped" and log.failure is not None:
+        events = once(log.failure)
+    else:
+        raise ApiError(404, f"{describe(owner, server)} is not starting")
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -125,13 +148,67 @@ async def server_progress(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    view = servers.view(owner, server)
-    log = servers.progress(owner, server)
-    if view.state == "running" and not log.finished:
-        log.ready(view.url)
-    elif view.state == "stopped" and not log.finished:
-        log.failed(view.stop_reason or f"{describe(owner, server)} is not running.")
-    async for event in log.follow():
+    async for event in events:
         await response.write(f"data: {json.dumps(event)}\n\n".encode())
     await response.write_eof()
     return response
+
+
+async def once(event: Event) -> AsyncIterator[Event]:
+    yield event
+
+
+def server_view_or_404(request: web.Request, base: str) -> tuple[str, ServerView]:
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need(base, name)
+    user_or_404(request, name)
+    if context.store.get_server(name) is None:
+        raise ApiError(404, f"{name} has no server yet (it was never started)")
+    return name, context.servers.view(name)
+
+
+async def get_server(request: web.Request) -> web.StreamResponse:
+    """JupyterHub 6's single server model."""
+    context, who = api(request), caller(request)
+    name, view = server_view_or_404(request, "read:servers")
+    return reply(server_model(view, spawner_state(context, who, name)))
+
+
+PATCHABLE = ("name", "display_name", "user_options")
+
+
+async def patch_server(request: web.Request) -> web.StreamResponse:
+    """JupyterHub 6's edit of a stopped server. Courtyard's default server has no display
+    name and cannot be renamed; user_options are given when starting (see docs/api.md)."""
+    context, who = api(request), caller(request)
+    data = await json_required(request)
+    if not data:
+        raise ApiError(400, "Must specify at least one field to modify.")
+    unknown = sorted(set(data) - set(PATCHABLE))
+    if unknown:
+        raise ApiError(400, f"Unexpected fields: {unknown}, supported fields: {list(PATCHABLE)}")
+    name, view = server_view_or_404(request, "start:servers")
+    if view.state != "stopped":
+        raise ApiError(400, f"{name}'s server is active. Please stop it before modifying it.")
+    if data.get("name", "") != "":
+        raise ApiError(400, "Renaming the default server needs named servers (not enabled).")
+    if data.get("display_name", "") != "":
+        raise ApiError(400, "The default server has no display name (named servers do).")
+    if "user_options" in data:
+        if not isinstance(data["user_options"], dict):
+            raise ApiError(400, "user_options must be a dict")
+        raise ApiError(400, "Courtyard takes user_options when starting: POST /server.")
+    return reply(server_model(view, spawner_state(context, who, name)))
+
+
+async def admin_access(request: web.Request) -> web.StreamResponse:
+    """Deprecated since JupyterHub 0.8 and a no-op there: admins reach servers by their
+    session or an ``access:servers`` token. Answers as JupyterHub 6 does."""
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need("servers", name)
+    if not context.settings.admin_access:
+        raise ApiError(403, "admin access to user servers disabled")
+    user_or_404(request, name)
+    return web.Response(status=200)

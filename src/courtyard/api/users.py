@@ -7,8 +7,17 @@ from typing import Any
 
 from aiohttp import web
 
-from courtyard.api.context import ApiError, api, caller, json_object, reply
+from courtyard.api.context import (
+    ApiContext,
+    ApiError,
+    api,
+    caller,
+    json_object,
+    json_required,
+    reply,
+)
 from courtyard.api.models import include_stopped_servers, page, paginate, user_model
+from courtyard.auth import unixaccounts
 from courtyard.auth.credentials import normalize_name
 from courtyard.errors import UserExistsError
 from courtyard.hub.servers import ServerView
@@ -19,7 +28,7 @@ STATES = {
     "ready": ("running",),
     "inactive": ("stopped",),
 }
-SORTS = ("name", "-name", "last_activity", "-last_activity", "created", "-created")
+SORTS = ("id", "-id", "name", "-name", "last_activity", "-last_activity", "created", "-created")
 FUTURE_SLACK = timedelta(minutes=5)
 
 
@@ -69,6 +78,8 @@ def in_state(views: list[ServerView], state: str) -> bool:
 def sort_key(user: UserRecord, key: str) -> Any:
     if key == "name":
         return user.name
+    if key == "id":
+        return user.id
     stamp = user.created if key == "created" else user.last_activity
     return stamp or datetime.min.replace(tzinfo=timezone.utc)
 
@@ -78,6 +89,18 @@ def valid_name(name: Any) -> str:
     if normal is None or normal != name:
         raise ApiError(400, f"Invalid username: {name!r}")
     return normal
+
+
+def check_account(context: ApiContext, name: str) -> None:
+    """With system auth and no create_system_users, a user needs a Unix account (JupyterHub's
+    LocalAuthenticator refuses the user at creation, not at the first spawn)."""
+    if context.authenticator.kind != "system" or context.settings.create_system_users:
+        return
+    if unixaccounts.uid_of(name) is None:
+        raise ApiError(
+            400, f"There is no Unix account named {name!r}: create it first, or set "
+                 "create_system_users = true."
+        )  # fmt: skip
 
 
 def check_admin_grant(request: web.Request, admin: Any) -> bool:
@@ -100,6 +123,8 @@ async def create_users(request: web.Request) -> web.StreamResponse:
     new = [n for n in wanted if context.store.get_user(n) is None]
     if not new:
         raise ApiError(409, f"All {len(wanted)} users already exist")
+    for name in new:
+        check_account(context, name)
     admins = context.settings.admin_users
     created = [context.store.add_user(n, admin=admin or n in admins) for n in new]
     return reply([user_model(context, who, u) for u in created], 201)
@@ -119,6 +144,8 @@ async def create_user(request: web.Request) -> web.StreamResponse:
     who.need("admin:users")
     data = await json_object(request)
     admin = check_admin_grant(request, data.get("admin", False))
+    if context.store.get_user(name) is None:
+        check_account(context, name)
     try:
         created = context.store.add_user(name, admin=admin or name in context.settings.admin_users)
     except UserExistsError as e:
@@ -131,7 +158,7 @@ async def patch_user(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     who.need("admin:users", name)
     user = user_or_404(request, name)
-    data = await json_object(request)
+    data = await json_required(request)
     unknown = set(data) - {"name", "admin"}
     if unknown:
         raise ApiError(400, f"Cannot change {sorted(unknown)}; only name and admin")
@@ -182,7 +209,9 @@ async def post_activity(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     who.need("users:activity", name)
     user_or_404(request, name)
-    data = await json_object(request)
+    data = await json_required(request)
+    if not data.get("last_activity") and not data.get("servers"):
+        raise ApiError(400, "body must contain at least one of `last_activity` or `servers`")
     stamps = (
         [parse_stamp(data["last_activity"], "last_activity")] if "last_activity" in data else []
     )

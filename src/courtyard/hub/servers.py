@@ -293,7 +293,7 @@ class ServerManager:
             handle.progress.failed("The server could not be started (internal error).")
             return
         self._mark_running(handle, spawner, started)
-        handle.progress.ready(self.url_for(handle.user, handle.server))
+        handle.progress.ready(self.root_url(handle.user, handle.server))  # as JupyterHub
 
     def _mark_running(self, handle: ServerHandle, spawner: Spawner, started: Started) -> None:
         self.store.save_server(

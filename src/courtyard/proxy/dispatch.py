@@ -14,7 +14,12 @@ import time
 from courtyard.auth.principal import Principal
 from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.heads import RequestFacts, drop_hub_credentials
-from courtyard.proxy.paths import is_safe_path, split_target, user_and_segment
+from courtyard.proxy.paths import (
+    is_hub_api_path,
+    is_safe_path,
+    split_target,
+    user_and_segment,
+)
 from courtyard.proxy.routes import Route
 from courtyard.spawners.base import Endpoint
 
@@ -26,10 +31,13 @@ def choose_upstream(
 ) -> Destination | None:
     """Where the request goes, or None when its path is refused (a 400)."""
     path = split_target(url)
-    if not is_safe_path(path):
+    safe = is_safe_path(path)
+    if not safe and not is_hub_api_path(path):
         return None
     if facts.host is not None:
         forwarded += b"X-Forwarded-Host: %b\r\n" % facts.host
+    if not safe:
+        return ctx.hub, None, forwarded
     named = user_and_segment(path)
     route = None if named is None else ctx.routes.lookup(*named)
     if route is None:

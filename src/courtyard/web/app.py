@@ -102,6 +102,7 @@ def build_control_app(context: WebContext, api: web.Application) -> web.Applicat
 
 def mount_api(app: web.Application, api: web.Application) -> None:
     app[API] = api[API]
+    app.router.add_get("/hub/api", hub_api.root)  # JupyterHub's r"/api/?" (before the subapp)
     app.add_subapp("/hub/api", api)
     app.router.add_get("/hub/metrics", hub_api.metrics)
     app.router.add_get("/hub/token", show_tokens)
