@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("bench/load.py needs root (real Unix users, PAM).", file=sys.stderr)
         return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # 500 sockets; the hub inherits it
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))
     print("command: " + " ".join([sys.executable, *sys.argv]), flush=True)
     print("machine (start): " + machine_line(), flush=True)
     runs: list[Run] = []

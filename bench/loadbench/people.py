@@ -109,7 +109,9 @@ async def open_lab(http: aiohttp.ClientSession, hub: Hub, person: Person) -> str
             await r.read()
             if r.status != 200:
                 raise StepError(f"asset HTTP {r.status}")
-    return next((c.value for c in http.cookie_jar if c.key == "_xsrf"), "")
+    found = [c for c in http.cookie_jar if c.key == "_xsrf"]  # JupyterHub's own is on /hub/
+    server = [c for c in found if c["path"].startswith(f"/user/{person.name}")]
+    return (server or found)[0].value if found else ""
 
 
 async def start_kernel(http: aiohttp.ClientSession, hub: Hub, person: Person, xsrf: str) -> str:
@@ -187,7 +189,9 @@ async def save_and_reread(
 
 
 async def live_a_session(person: Person, hub: Hub, stats: Stats, deadline: float) -> None:
-    """Log in, get a server, work and idle until the deadline; on a failure, start over."""
+    """Log in, get a server, work and idle until the deadline. A failed step of the work is
+    retried in the same session (a browser reconnects and keeps its cookie); only a failure
+    before the work starts, or many in a row, starts over from the login."""
     n = 0
     while time.monotonic() < deadline:
         step = "login"
@@ -206,17 +210,40 @@ async def live_a_session(person: Person, hub: Hub, stats: Stats, deadline: float
                 with Timer(stats, "open JupyterLab + assets"):
                     xsrf = await open_lab(http, hub, person)
                 stats.record("login -> JupyterLab rendered", time.perf_counter() - began)
-                step = "start kernel"
+                n = await work(http, hub, person, xsrf, stats, deadline, n)
+        except FAILURES as e:
+            stats.error(step, kind_of(e))
+            await asyncio.sleep(1)
+
+
+FAILURES = (StepError, aiohttp.ClientError, websockets.WebSocketException, OSError,
+            asyncio.TimeoutError, KeyError, ValueError)  # fmt: skip
+
+
+def kind_of(e: BaseException) -> str:
+    return str(e) if isinstance(e, StepError) else type(e).__name__
+
+
+async def work(
+    http: aiohttp.ClientSession, hub: Hub, person: Person, xsrf: str, stats: Stats,
+    deadline: float, n: int,
+) -> int:  # fmt: skip
+    """A kernel, then cells and saves with idle time between; retried in this session."""
+    kernel, failures = "", 0
+    while time.monotonic() < deadline and failures < 20:
+        step = "start kernel"
+        try:
+            if not kernel:
                 with Timer(stats, "start kernel"):
                     kernel = await start_kernel(http, hub, person, xsrf)
-                while time.monotonic() < deadline:
-                    step = "execute"
-                    await run_cells(http, hub, person, kernel, stats, cells=3)
-                    step = "save"
-                    await save_and_reread(http, hub, person, xsrf, stats, n)
-                    n += 1
-                    await asyncio.sleep(min(random.uniform(2, 8), max(0, deadline - time.monotonic())))
-        except (StepError, aiohttp.ClientError, websockets.WebSocketException, OSError,
-                asyncio.TimeoutError, KeyError, ValueError) as e:  # fmt: skip
-            stats.error(step, str(e) if isinstance(e, StepError) else type(e).__name__)
-            await asyncio.sleep(1)
+            step = "execute"
+            await run_cells(http, hub, person, kernel, stats, cells=3)
+            step = "save"
+            await save_and_reread(http, hub, person, xsrf, stats, n)
+            n, failures = n + 1, 0
+            await asyncio.sleep(min(random.uniform(2, 8), max(0, deadline - time.monotonic())))
+        except FAILURES as e:
+            stats.error(step, kind_of(e))
+            failures += 1
+            await asyncio.sleep(0.5)
+    return n

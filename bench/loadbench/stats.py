@@ -19,12 +19,14 @@ class Stats:
     errors: Counter[str] = field(default_factory=Counter)
     saves: dict[tuple[str, str], str] = field(default_factory=dict)  # (user, path) -> sha256
     lost: list[str] = field(default_factory=list)
+    error_times: list[float] = field(default_factory=list)  # time.monotonic() of each
 
     def record(self, step: str, seconds: float) -> None:
         self.latencies[step].append(seconds)
 
     def error(self, step: str, kind: str) -> None:
         self.errors[f"{step}: {kind}"[:160]] += 1
+        self.error_times.append(time.monotonic())
 
 
 def percentile(values: list[float], p: float) -> float:
