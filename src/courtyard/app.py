@@ -105,13 +105,17 @@ class Courtyard:
         self.tls = server_context(cert, key) if cert else None
         self.cookie_name = SECURE_COOKIE_NAME if self.tls else COOKIE  # __Host- needs Secure
 
-    def make_spawner(self, user: str, state: dict[str, Any] | None, profile: str = "") -> Spawner:
+    def make_spawner(
+        self, user: str, state: dict[str, Any] | None, profile: str = "", server: str = ""
+    ) -> Spawner:
         args = (user, self.settings, self.layout.runtime, self.layout.logs)
         if self.settings.spawner == "slurm":
             if state is None:
-                return SlurmSpawner(*args, profile=profile)
-            return SlurmSpawner.from_state(*args, state)
-        return LocalSpawner(*args) if state is None else LocalSpawner.from_state(*args, state)
+                return SlurmSpawner(*args, profile=profile, server=server)
+            return SlurmSpawner.from_state(*args, state, server=server)
+        if state is None:
+            return LocalSpawner(*args, server=server, profile=profile)
+        return LocalSpawner.from_state(*args, state, server=server)
 
     async def start(self) -> None:
         settings = self.settings
@@ -134,7 +138,11 @@ class Courtyard:
             sessions, store, settings, cookie_name=self.cookie_name, tokens=access.tokens
         )
         servers = self.servers = ServerManager(
-            store, self.routes, self.make_spawner, default_url=settings.default_url
+            store,
+            self.routes,
+            self.make_spawner,
+            default_url=settings.default_url,
+            named_servers=settings.named_servers,
         )
         attached = await servers.reattach_all()
         if attached:

@@ -214,7 +214,7 @@ def test_server_start_stop_status_codes(service: Api, users: list[str]) -> None:
     assert service.call("DELETE", "/users/cybob/server").status_code == 204  # not running
     # user_options: a profile this hub (local spawner) does not offer is refused, clearly
     for options, message in (
-        ({"profile": "gpu"}, "There is no resource profile named 'gpu'; offered: none"),
+        ({"profile": "gpu"}, "There is no profile named 'gpu'; offered: none"),
         ({"profile": 5}, "profile must be a string"),
         ([], "Request body must be a JSON object"),
     ):

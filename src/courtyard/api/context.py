@@ -71,12 +71,13 @@ class Caller:
     def kind(self) -> str:
         return self.principal.kind
 
-    def may(self, base: str, user: str | None = None) -> bool:
-        return sc.allows(self.scopes, base, user)
+    def may(self, base: str, user: str | None = None, server: str = "") -> bool:
+        return sc.allows(self.scopes, base, user, server)
 
-    def need(self, base: str, user: str | None = None) -> None:
-        """403 if the caller lacks ``base`` entirely; 404 if only for other users."""
-        if self.may(base, user):
+    def need(self, base: str, user: str | None = None, server: str = "") -> None:
+        """403 if the caller lacks ``base`` entirely; 404 if only for other users (or
+        other servers)."""
+        if self.may(base, user, server):
             return
         if user is not None and sc.has_any(self.scopes, base):
             raise ApiError(404, f"No such user: {user}")

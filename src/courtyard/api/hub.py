@@ -112,11 +112,12 @@ async def shutdown(request: web.Request) -> web.StreamResponse:
 
 
 def metrics_text(context: ApiContext) -> str:
-    views = [context.servers.view(u.name) for u in context.store.list_users()]
+    users = [u.name for u in context.store.list_users()]
+    views = [v for found in context.servers.views_of(users).values() for v in found]
     states = [v.state for v in views]
     running_services = sum(1 for s in context.services.services.values() if s.pid)
     lines = [
-        ("jupyterhub_total_users", "Total number of users", len(views)),
+        ("jupyterhub_total_users", "Total number of users", len(users)),
         ("jupyterhub_running_servers", "Number of running servers", states.count("running")),
         ("jupyterhub_pending_servers", "Servers starting or stopping",
          states.count("starting") + states.count("stopping")),

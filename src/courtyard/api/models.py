@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from courtyard.api.context import ApiContext, ApiError, Caller
-from courtyard.hub.servers import ServerView
+from courtyard.hub.servers import ServerManager, ServerView
 from courtyard.store.records import UserRecord
 from courtyard.store.tokenstore import TokenRecord
 
@@ -40,16 +40,20 @@ def latest(*stamps: datetime | None) -> datetime | None:
 
 
 def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
-    name = view.user
+    name, server = view.user, view.server
+    root = ServerManager.root_url(name, server)
+    progress = f"/hub/api/users/{name}/servers/{server}/progress" if server else (
+        f"/hub/api/users/{name}/server/progress"
+    )
     model: dict[str, Any] = {
-        "name": "",
-        "full_name": f"{name}/",
+        "name": server,
+        "full_name": f"{name}/{server}",
         "ready": view.state == "running",
         "stopped": view.state == "stopped",
         "pending": PENDING.get(view.state),
-        "url": f"/user/{name}/",
-        "user_options": {},
-        "progress_url": f"/hub/api/users/{name}/server/progress",
+        "url": root,
+        "user_options": dict(view.user_options),
+        "progress_url": progress,
         "full_url": None,
         "full_progress_url": None,
         "started": iso(view.started),
@@ -60,29 +64,50 @@ def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
     return model
 
 
-def user_model(context: ApiContext, who: Caller, user: UserRecord) -> dict[str, Any]:
+def user_model(
+    context: ApiContext,
+    who: Caller,
+    user: UserRecord,
+    views: list[ServerView] | None = None,
+    *,
+    include_stopped: bool = False,
+) -> dict[str, Any]:
+    """JupyterHub's user model. ``views``: the user's servers (default first), when the
+    caller has them already (a list of users loads them in one query)."""
     name = user.name
-    view = context.servers.view(name)
+    if views is None:
+        views = context.servers.views(name)
+    default = views[0]
     groups = context.groups.of_user(name)
+    servers = {
+        v.server: server_model(v, who.may("admin:server_state", name, v.server))
+        for v in views
+        if v.state != "stopped" or include_stopped
+    }
     full: dict[str, Any] = {
         "kind": "user",
         "name": name,
         "admin": user.admin,
         "roles": context.permissions.book.roles_of_user(name, user.admin, groups),
         "groups": groups,
-        "server": f"/user/{name}/" if view.state == "running" else None,
-        "pending": PENDING.get(view.state),
+        "server": ServerManager.root_url(name) if default.state == "running" else None,
+        "pending": PENDING.get(default.state),
         "created": iso(user.created),
-        "last_activity": iso(latest(user.last_activity, view.last_activity)),
-        "servers": {}
-        if view.state == "stopped"
-        else {"": server_model(view, who.may("admin:server_state", name))},
+        "last_activity": iso(latest(user.last_activity, *(v.last_activity for v in views))),
+        "servers": servers,
     }
     allowed: set[str] = set()
     for scope, keys in USER_KEYS.items():
         if who.may(scope, name):
             allowed |= keys
     return {k: v for k, v in full.items() if k in allowed}
+
+
+def include_stopped_servers(request: web.Request) -> bool:
+    """JupyterHub's ``include_stopped_servers`` query flag (present, with any value but
+    false/0)."""
+    value = request.query.get("include_stopped_servers")
+    return value is not None and value.lower() not in ("false", "0")
 
 
 def token_model(record: TokenRecord, roles: list[str] | None = None) -> dict[str, Any]:

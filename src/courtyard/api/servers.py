@@ -1,4 +1,5 @@
-"""/users/{name}/server: start, stop, follow the start (server-sent events)."""
+"""/users/{name}/server and /users/{name}/servers/{server_name}: start, stop (and delete a
+named server), follow the start (server-sent events)."""
 
 from __future__ import annotations
 
@@ -23,54 +24,82 @@ async def wait_for(task: asyncio.Task[None] | None, seconds: float) -> bool:
     return bool(done)
 
 
+def server_name_of(request: web.Request) -> str:
+    """The ``{server_name}`` of a named-server path ("" on the default server's paths)."""
+    return request.match_info.get("server_name", "")
+
+
+def describe(name: str, server: str) -> str:
+    return f"{name}'s server {server!r}" if server else f"{name}'s server"
+
+
 async def start_server(request: web.Request) -> web.StreamResponse:
+    """``POST /users/{name}/server`` and ``/users/{name}/servers/{server_name}``: the body is
+    the user_options (``{"profile": ...}`` picks a profile)."""
     context, who = api(request), caller(request)
-    name = request.match_info["name"]
-    who.need("servers", name)
+    name, server = request.match_info["name"], server_name_of(request)
+    who.need("servers", name, server)
     user_or_404(request, name)
-    state = context.servers.view(name).state
+    context.servers.check_new_server(name, server)
+    state = context.servers.view(name, server).state
     if state == "running":
-        raise ApiError(400, f"{name}'s server is already running")
+        raise ApiError(400, f"{describe(name, server)} is already running")
     if state == "stopping":
-        raise ApiError(400, f"{name}'s server is pending stop, please wait")
-    handle = context.servers.request_start(name, await chosen_profile(request, context))
+        raise ApiError(400, f"{describe(name, server)} is pending stop, please wait")
+    options = await json_object(request)
+    profile = chosen_profile(options, context)
+    handle = context.servers.request_start(name, profile, server=server, user_options=options)
     if not await wait_for(handle.task, SLOW_SPAWN):
         return web.Response(status=202)
-    view = context.servers.view(name)
+    view = context.servers.view(name, server)
     if view.state != "running":
-        raise ApiError(500, view.stop_reason or f"{name}'s server failed to start")
+        raise ApiError(500, view.stop_reason or f"{describe(name, server)} failed to start")
     return web.Response(status=201)
 
 
-async def chosen_profile(request: web.Request, context: ApiContext) -> str:
-    """The resource profile named in the body (JupyterHub's user_options, as KubeSpawner's
-    ``{"profile": "..."}``); "" for the default. 400 when this hub offers no such profile."""
-    options = await json_object(request)
+def chosen_profile(options: dict[str, object], context: ApiContext) -> str:
+    """The profile named in the user_options (as KubeSpawner's ``{"profile": "..."}``); ""
+    for the default. 400 when this hub offers no such profile."""
     profile = options.get("profile", "")
     if not isinstance(profile, str):
         raise ApiError(400, "profile must be a string.")
     offered = [p.name for p in context.settings.offered_profiles()]
     if profile and profile not in offered:
-        choices = ", ".join(offered) if offered else "none (only the Slurm spawner has profiles)"
+        choices = ", ".join(offered) if offered else "none (set [[profiles]] in the config)"
         raise ApiError(
-            400, f"There is no resource profile named {profile[:64]!r}; offered: {choices}."
+            400, f"There is no profile named {profile[:64]!r}; offered: {choices}."
         )
     return profile
 
 
 async def stop_server(request: web.Request) -> web.StreamResponse:
+    """``DELETE /users/{name}/server`` and ``/users/{name}/servers/{server_name}``; a named
+    server is also deleted when the body says ``{"remove": true}``."""
     context, who = api(request), caller(request)
-    name = request.match_info["name"]
-    who.need("delete:servers", name)
+    name, server = request.match_info["name"], server_name_of(request)
+    who.need("delete:servers", name, server)
     user_or_404(request, name)
-    state = context.servers.view(name).state
+    options = await json_object(request)
+    remove = bool(options.get("remove", False))
+    if server:
+        if context.servers.named_servers <= 0:
+            raise ApiError(400, "Named servers are not enabled.")
+        if context.store.get_server(name, server) is None:
+            raise ApiError(404, f"{name} has no server named '{server}'")
+    elif remove:
+        raise ApiError(400, "Cannot delete the default server")
+    state = context.servers.view(name, server).state
     if state == "stopping":
         return web.Response(status=202)
     if state == "starting":
-        raise ApiError(400, f"{name}'s server is pending spawn, please wait")
-    if state == "stopped":
+        raise ApiError(400, f"{describe(name, server)} is pending spawn, please wait")
+    if state == "stopped" and not remove:
         return web.Response(status=204)
-    task = asyncio.create_task(context.servers.stop(name, "Stopped through the API."))
+    if remove:
+        action = context.servers.delete_named(name, server, "Deleted through the API.")
+    else:
+        action = context.servers.stop(name, "Stopped through the API.", server=server)
+    task = asyncio.create_task(action)
     if not await wait_for(task, SLOW_STOP):
         return web.Response(status=202)
     if task.exception() is not None:
@@ -80,16 +109,13 @@ async def stop_server(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-async def named_server(request: web.Request) -> web.StreamResponse:
-    caller(request)
-    raise ApiError(400, "Named servers are not enabled.")
-
-
 async def server_progress(request: web.Request) -> web.StreamResponse:
     context, who = api(request), caller(request)
-    owner = request.match_info["name"]
-    who.need("read:servers", owner)
+    owner, server = request.match_info["name"], server_name_of(request)
+    who.need("read:servers", owner, server)
     user_or_404(request, owner)
+    if server and context.store.get_server(owner, server) is None:
+        raise ApiError(404, f"{owner} has no server named '{server}'")
     servers = context.servers
     response = web.StreamResponse(
         headers={
@@ -99,12 +125,12 @@ async def server_progress(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    view = servers.view(owner)
-    log = servers.progress(owner)
+    view = servers.view(owner, server)
+    log = servers.progress(owner, server)
     if view.state == "running" and not log.finished:
         log.ready(view.url)
     elif view.state == "stopped" and not log.finished:
-        log.failed(view.stop_reason or f"{owner}'s server is not running.")
+        log.failed(view.stop_reason or f"{describe(owner, server)} is not running.")
     async for event in log.follow():
         await response.write(f"data: {json.dumps(event)}\n\n".encode())
     await response.write_eof()

@@ -168,13 +168,16 @@ def exceeding(requested: frozenset[str], owner: frozenset[str]) -> list[str]:
     return sorted(requested - intersect(requested, owner))
 
 
-def allows(scopes: frozenset[str], base: str, user: str | None = None) -> bool:
-    """Whether ``scopes`` grant ``base`` for ``user`` (or unfiltered, when user is None)."""
+def allows(
+    scopes: frozenset[str], base: str, user: str | None = None, server: str = ""
+) -> bool:
+    """Whether ``scopes`` grant ``base`` for ``user`` (or unfiltered, when user is None);
+    a ``!server=`` filter must name ``user``'s server ``server`` ("" the default one)."""
     if base in scopes:
         return True
     if user is None:
         return False
-    return f"{base}!user={user}" in scopes or f"{base}!server={user}/" in scopes
+    return f"{base}!user={user}" in scopes or f"{base}!server={user}/{server}" in scopes
 
 
 def has_any(scopes: frozenset[str], base: str) -> bool:

@@ -133,11 +133,17 @@ def all_keys() -> dict[str, tuple[type, dataclasses.Field[Any]]]:
     return keys
 
 
+# Variables of scripts/run and scripts/test (which venv to use), not settings.
+SCRIPT_VARIABLES = frozenset({ENV_PREFIX + "VENV", ENV_PREFIX + "SCRIPT"})
+
+
 def env_values(environ: Mapping[str, str]) -> dict[str, str]:
     by_env = {ENV_PREFIX + k.replace(".", "_").upper(): k for k in all_keys()}
     out = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name.startswith(ENV_PREFIX + "TEST_"):
+            continue
+        if name in SCRIPT_VARIABLES:
             continue
         if name not in by_env:
             raise ConfigError(f"unknown environment variable {name}{suggestion(name, by_env)}")

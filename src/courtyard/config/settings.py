@@ -86,6 +86,23 @@ class SlurmProfile:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """One ``[[profiles]]`` table: an environment people may start a server in (local
+    spawner; see docs/admin.md, "Named servers and environments").
+
+    ``python`` is an interpreter path (``~/`` is the person's home, so "the user's own env at
+    ~/envs/x" is ``python = "~/envs/x/bin/python"``); ``conda_env`` names a conda environment
+    looked up in ``conda_dirs`` (the person's ``~/.conda/envs`` included). Both empty: the
+    hub's ``python``.
+    """
+
+    name: str
+    description: str = ""
+    python: str = ""
+    conda_env: str = ""
+
+
+@dataclass(frozen=True)
 class SlurmSettings:
     """``[slurm]``: user servers as Slurm batch jobs (spawner = "slurm"; see docs/slurm.md)."""
 
@@ -199,6 +216,24 @@ class Settings:
     stop_grace: float = setting(
         10.0, "Seconds between SIGTERM and SIGKILL when stopping a server.", min=0
     )
+    named_servers: int = setting(
+        0,
+        "Named servers each person may have besides their default one (/user/<name>/<server>/). 0: named servers are off.",
+        min=0,
+        max=1000,
+    )
+    profiles: list[Profile] = setting(
+        [],
+        "Environments people start servers in, as [[profiles]] tables (name, description, python or conda_env; local spawner). Empty: the hub's python, no choice.",
+    )
+    conda_dirs: list[str] = setting(
+        ["~/.conda/envs", "~/miniconda3/envs", "~/anaconda3/envs", "~/miniforge3/envs", "/opt/conda/envs"],
+        "Directories searched for a profile's conda_env and for kernels_from_conda; ~ is the person's home.",
+    )
+    kernels_from_conda: bool = setting(
+        False,
+        "Offer each person's conda environments that have ipykernel as kernels in all their servers (no nb_conda_kernels needed).",
+    )
     # pages
     language: str = setting(
         "en",
@@ -237,9 +272,19 @@ class Settings:
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.resolved_state_dir() / 'courtyard.sqlite'}"
 
-    def offered_profiles(self) -> list[SlurmProfile]:
-        """The resource profiles users choose from; none unless the Slurm spawner has some."""
-        return list(self.slurm.profiles) if self.spawner == "slurm" else []
+    def offered_profiles(self) -> list[SlurmProfile | Profile]:
+        """The profiles people choose from: the Slurm spawner's resource profiles, or the
+        local spawner's environments (``[[profiles]]``)."""
+        if self.spawner == "slurm":
+            return list(self.slurm.profiles)
+        return list(self.profiles)
+
+    def local_profile(self, name: str) -> Profile | None:
+        """The ``[[profiles]]`` entry ``name`` ("" picks the first, if any)."""
+        for profile in self.profiles:
+            if profile.name == name or not name:
+                return profile
+        return None
 
     def resolved_workers(self) -> int:
         return self.workers or len(os.sched_getaffinity(0))

@@ -43,3 +43,20 @@ def user_from_path(path: bytes) -> str | None:
         return name.decode("ascii")
     except UnicodeDecodeError:
         return None
+
+
+def user_and_segment(path: bytes) -> tuple[str, str | None] | None:
+    """``/user/<name>/<segment>/...`` -> (name, segment); the segment (None when absent) may
+    name one of the user's named servers (routes.RouteTable.lookup decides)."""
+    name = user_from_path(path)
+    if name is None:
+        return None
+    start = len(USER_PREFIX) + len(name) + 1
+    end = path.find(b"/", start)
+    segment = path[start:] if end < 0 else path[start:end]
+    if not segment:
+        return name, None
+    try:
+        return name, segment.decode("ascii")
+    except UnicodeDecodeError:
+        return name, None

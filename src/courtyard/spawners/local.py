@@ -27,13 +27,12 @@ from courtyard.singleuser.contract import (
     USER_HEADER,
     base_url_for,
 )
-from courtyard.spawners import launch, procinfo
+from courtyard.spawners import environments, launch, procinfo
 from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Spawner, Started
 from courtyard.spawners.probe import probe_status
 from courtyard.spawners.unixuser import (
     TargetUser,
     require_directory,
-    require_interpreter,
     spawnable_user,
 )
 
@@ -45,24 +44,44 @@ KILL_WAIT = 5.0  # seconds to wait for the group to vanish after SIGKILL
 class LocalSpawner:
     """One user's server as a local process; see the module docstring."""
 
-    def __init__(self, user: str, settings: Settings, runtime_dir: Path, log_dir: Path) -> None:
+    def __init__(
+        self,
+        user: str,
+        settings: Settings,
+        runtime_dir: Path,
+        log_dir: Path,
+        *,
+        server: str = "",
+        profile: str = "",
+    ) -> None:
         launch.check_name(user)
         self.user = user
+        self.server = server  # "" for the default server
+        self.profile = profile  # a [[profiles]] name: the environment it runs in
         self.settings = settings
         self.runtime_dir = Path(runtime_dir)
         self.log_dir = Path(log_dir)
-        self.socket_path = launch.socket_path_for(self.runtime_dir, user)
-        self.log_path = self.log_dir / f"{user}.log"
+        self.socket_path = launch.socket_path_for(self.runtime_dir, user, server)
+        self.log_path = launch.log_path_for(self.log_dir, user, server)
         self._process: subprocess.Popen[bytes] | None = None
         self._pid: int | None = None
         self._start_time: int | None = None
 
     @classmethod
     def from_state(
-        cls, user: str, settings: Settings, runtime_dir: Path, log_dir: Path, state: dict[str, Any]
+        cls,
+        user: str,
+        settings: Settings,
+        runtime_dir: Path,
+        log_dir: Path,
+        state: dict[str, Any],
+        *,
+        server: str = "",
     ) -> LocalSpawner:
         """Re-attach to a server a previous hub process started (``state()`` from then)."""
-        spawner = cls(user, settings, runtime_dir, log_dir)
+        spawner = cls(
+            user, settings, runtime_dir, log_dir, server=server, profile=state.get("profile", "")
+        )
         if state.get("pid") is not None and state.get("start_time") is not None:
             spawner._pid = int(state["pid"])
             spawner._start_time = int(state["start_time"])
@@ -78,6 +97,7 @@ class LocalSpawner:
             "start_time": self._start_time,
             "socket": str(self.socket_path),
             "log_path": str(self.log_path),
+            "profile": self.profile,
         }
 
     @property
@@ -88,14 +108,22 @@ class LocalSpawner:
         if await self.poll() is None:
             raise ServerStateError(f"The server of {self.user!r} is already running.")
         target = spawnable_user(self.user, self.settings)
-        python = launch.resolve_python(self.settings)
-        require_interpreter(python, target)
+        env = environments.resolve(
+            self.settings.local_profile(self.profile),
+            self.settings,
+            launch.resolve_python(self.settings),
+            target,
+        )
+        if env.shim:
+            progress(Progress(5, f"checking the environment {env.name}"))
+        await asyncio.to_thread(environments.check, env, target, os.geteuid() == 0)
+        python = env.python
         notebook_dir = launch.expand_notebook_dir(self.settings.notebook_dir, target)
         require_directory(notebook_dir, target)
         launch.check_socket_path(self.socket_path)
         secret = secrets.token_urlsafe(32)
         progress(Progress(10, "starting process"))
-        log_offset = self._launch(target, python, notebook_dir, secret)
+        log_offset = self._launch(target, env, notebook_dir, secret)
         progress(Progress(30, "waiting for server"))
         try:
             await self._wait_ready(secret, python, log_offset, progress)
@@ -105,21 +133,33 @@ class LocalSpawner:
         progress(Progress(100, "ready"))
         return Started(Endpoint(unix_path=str(self.socket_path)), secret)
 
-    def _launch(self, target: TargetUser, python: str, notebook_dir: str, secret: str) -> int:
+    def _launch(
+        self, target: TargetUser, environment: environments.Environment, notebook_dir: str,
+        secret: str,
+    ) -> int:  # fmt: skip
         """Start the server process; returns the log offset its output starts at."""
-        server_dir = launch.prepare_server_dir(self.runtime_dir, self.user, target)
+        switch = os.geteuid() == 0  # as root, become the user; otherwise stay the hub's account
+        python = environment.python
+        server_dir = launch.prepare_server_dir(self.runtime_dir, self.user, target, self.server)
         env = launch.server_environment(
             self.settings, target, self.user, secret, server_dir, python
         )
+        if self.settings.kernels_from_conda:
+            found = environments.user_conda_envs(self.settings, target)
+            kernels = environments.write_conda_kernels(server_dir, found, target, switch)
+            env["JUPYTER_PATH"] = os.pathsep.join(
+                p for p in (str(kernels), env.get("JUPYTER_PATH", "")) if p
+            )
+        shim = environments.ensure_shim(self.runtime_dir) if environment.shim else None
         command = launch.server_command(
-            python, self.user, self.socket_path, notebook_dir, self.settings
+            python, self.user, self.socket_path, notebook_dir, self.settings, self.server, shim
         )
-        log_fd = launch.open_log(self.log_dir, self.user)
-        switch = os.geteuid() == 0  # as root, become the user; otherwise stay the hub's account
+        log_fd = launch.open_log(self.log_dir, self.user, self.server)
         try:
             offset = os.fstat(log_fd).st_size
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            os.write(log_fd, f"--- courtyard: starting {self.user}'s server {stamp} ---\n".encode())
+            what = f"server {self.server!r}" if self.server else "server"
+            os.write(log_fd, f"--- courtyard: starting {self.user}'s {what} {stamp} ---\n".encode())
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -151,7 +191,7 @@ class LocalSpawner:
         started = loop.time()
         deadline = started + self.settings.start_timeout
         headers = {SECRET_HEADER: secret, USER_HEADER: self.user}
-        path = base_url_for(self.user) + "api/status"
+        path = base_url_for(self.user, self.server) + "api/status"
         interval, shown = POLL_FIRST, 30
         while True:
             status = await self.poll()

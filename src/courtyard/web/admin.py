@@ -66,6 +66,7 @@ class Row:
     started: datetime | None
     last_activity: datetime | None
     usage: Usage | None
+    named: tuple[ServerRecord, ...] = ()  # the user's named servers (named_servers)
 
     @property
     def memory(self) -> str:
@@ -121,6 +122,9 @@ def build_rows(
         if server and server.state == "running" and server.spawner_state.get("pid")
     }
     usage = request.app[USAGE].measure(pids.values())
+    named: dict[str, list[ServerRecord]] = {}
+    if c.settings.named_servers > 0:
+        named = c.store.servers_by_user([user.name for user, _ in found])
     rows = []
     for user, server in found:
         state: ServerState = server.state if server else "stopped"
@@ -137,6 +141,7 @@ def build_rows(
                 started=server.started if server and state != "stopped" else None,
                 last_activity=activity,
                 usage=usage.get(pid) if pid is not None else None,
+                named=tuple(r for r in named.get(user.name, []) if r.server),
             )
         )
     return rows
