@@ -17,6 +17,7 @@ the user). Everything listens on 127.0.0.1; every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -218,10 +219,10 @@ def wait_ready(hub: RunningHub, timeout: float) -> None:
 
 
 def api_get(hub: RunningHub, path: str, timeout: float = 10) -> object:
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (http to 127.0.0.1 only)
         hub.base_url + path, headers={"Authorization": f"token {hub.admin_token}"}
     )
-    with urllib.request.urlopen(request, timeout=timeout) as r:  # noqa: S310 (127.0.0.1)
+    with urllib.request.urlopen(request, timeout=timeout) as r:  # noqa: S310
         return json.loads(r.read())
 
 
@@ -234,10 +235,8 @@ def stop(hub: RunningHub, timeout: float = 30.0) -> None:
         except subprocess.TimeoutExpired:
             hub.proc.kill()
             hub.proc.wait(5)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(hub.proc.pid, signal.SIGKILL)  # CHP and the culler are in its group
-    except ProcessLookupError:
-        pass
 
 
 def _children(pid: int) -> list[tuple[int, list[str]]]:

@@ -46,7 +46,9 @@ async def slowloris(base: str, deadline: float, cut: list[int]) -> None:
             await asyncio.sleep(0.5)
 
 
-async def idle_socket(url: str, cookie: str, origin: str, deadline: float, opened: list[int]) -> None:
+async def idle_socket(
+    url: str, cookie: str, origin: str, deadline: float, opened: list[int]
+) -> None:
     with contextlib.suppress(websockets.WebSocketException, OSError, asyncio.TimeoutError):
         async with websockets.connect(url, additional_headers={"Cookie": cookie}, origin=origin,  # type: ignore[arg-type]
                                       open_timeout=60, ping_interval=None):  # fmt: skip

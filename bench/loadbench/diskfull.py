@@ -95,7 +95,7 @@ async def scenario(cy, crowd, newcomer, state, duration):  # type: ignore[no-unt
     back_status, _ = await try_login(hub, newcomer)
     await asyncio.gather(*tasks)
     await verify_saves(hub, cy.admin_token, stats)
-    lines = [l for l in cy.process.output[log_mark:] if "space" in l.lower() or "full" in l.lower()]
+    lines = [x for x in cy.process.output[log_mark:] if "space" in x.lower() or "full" in x.lower()]
     clear = full_status in (503, 507) and "space" in full_text.lower()
     ok = clear and back_status == 302 and working_errors == 0 and not stats.lost and len(lines) <= 2
     detail = (f"new login while full: HTTP {full_status} ({'clear' if clear else 'NOT clear'}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -113,7 +114,8 @@ async def kill_mid_load(
     detail = (f"next request with the old cookie: HTTP {status} after {recovered:.1f} s; "
               f"{len(servers_before)} servers, {'all' if survived else 'NOT all'} survived; "
               f"{len(stats.saves)} saves, {len(stats.lost)} lost; {cut} requests cut by the "
-              f"kill (retried), {later} errors after it ({dict(stats.errors.most_common(4))})")  # fmt: skip
+              f"kill (retried), {later} errors after it ({dict(stats.errors.most_common(4))})"
+              )  # fmt: skip
     return name, ok, detail
 
 
@@ -185,10 +187,8 @@ async def stop_one_server(cy: CourtyardHub, crowd: list[Person], duration: float
         await health_lag(cy.base_url, deadline, lags)
     finally:
         for pid in stopped:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
     await asyncio.gather(*tasks)
     await verify_saves(hub, cy.admin_token, stats)
     errors = sum(stats.errors.values()) - errors_before

@@ -25,7 +25,7 @@ from loadbench.stats import processes_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.hubprocess import HubProcess  # noqa: E402
+from tests.hubprocess import HubProcess
 
 USER_PREFIX = "cyload"
 
