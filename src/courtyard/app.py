@@ -48,6 +48,9 @@ from courtyard.web.render import PageRenderer
 
 log = logging.getLogger("courtyard")
 COOKIE = "courtyard-session"
+# The proxy in front bounds every head (ProxyLimits: 16 KiB a line, 64 KiB in all) and answers
+# 431 itself; the control plane must accept whatever passes, plus the lines the proxy adds.
+CONTROL_PLANE_HEADER_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,13 @@ class Courtyard:
         sock = self.layout.control_socket
         if sock.exists():
             sock.unlink()
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            max_line_size=CONTROL_PLANE_HEADER_BYTES,
+            max_field_size=CONTROL_PLANE_HEADER_BYTES,
+        )
         await self._runner.setup()
         site = web.UnixSite(self._runner, str(sock))
         await site.start()
