@@ -59,9 +59,14 @@ class HubClient:
             await r.read()
             return r
 
-    async def wait_until_ready(self, user: str, timeout: float = 90.0) -> dict[str, Any]:
-        """Follow the progress event stream until the server is ready; fail on 'failed'."""
+    async def wait_until_ready(
+        self, user: str, timeout: float = 90.0, server: str = ""
+    ) -> dict[str, Any]:
+        """Follow the progress event stream until the server (``server``: a named one) is
+        ready; fail on 'failed'."""
         url = f"{self.base}/hub/api/users/{user}/server/progress"
+        if server:
+            url = f"{self.base}/hub/api/users/{user}/servers/{server}/progress"
         deadline = time.monotonic() + timeout
         async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
             assert r.status == 200, await r.text()

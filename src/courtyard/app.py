@@ -50,6 +50,9 @@ from courtyard.web.render import PageRenderer
 
 log = logging.getLogger("courtyard")
 COOKIE = "courtyard-session"
+# The proxy in front bounds every head (ProxyLimits: 16 KiB a line, 64 KiB in all) and answers
+# 431 itself; the control plane must accept whatever passes, plus the lines the proxy adds.
+CONTROL_PLANE_HEADER_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -105,15 +108,17 @@ class Courtyard:
         self.tls = server_context(cert, key) if cert else None
         self.cookie_name = SECURE_COOKIE_NAME if self.tls else COOKIE  # __Host- needs Secure
 
-    def make_spawner(self, user: str, state: dict[str, Any] | None, profile: str = "") -> Spawner:
+    def make_spawner(
+        self, user: str, state: dict[str, Any] | None, profile: str = "", server: str = ""
+    ) -> Spawner:
         args = (user, self.settings, self.layout.runtime, self.layout.logs)
         if self.settings.spawner == "slurm":
             if state is None:
-                return SlurmSpawner(*args, profile=profile)
-            return SlurmSpawner.from_state(*args, state)
+                return SlurmSpawner(*args, profile=profile, server=server)
+            return SlurmSpawner.from_state(*args, state, server=server)
         if state is None:
-            return LocalSpawner(*args, limiter=self.limiter, profile=profile)
-        return LocalSpawner.from_state(*args, state, limiter=self.limiter)
+            return LocalSpawner(*args, limiter=self.limiter, server=server, profile=profile)
+        return LocalSpawner.from_state(*args, state, limiter=self.limiter, server=server)
 
     async def start(self) -> None:
         settings = self.settings
@@ -123,7 +128,7 @@ class Courtyard:
                 " a user's server that an admin opens can act as that admin. See docs/admin.md."
             )
         if settings.spawner == "local":
-            self.limiter = Limiter.start(settings.limits)
+            self.limiter = Limiter.start(settings.limits, settings.profiles)
         self.layout.create()
         secret = load_or_create_secret(self.layout.root / "secret.key")
         store = self.store = Store.open(settings.resolved_database_url())
@@ -138,7 +143,11 @@ class Courtyard:
             sessions, store, settings, cookie_name=self.cookie_name, tokens=access.tokens
         )
         servers = self.servers = ServerManager(
-            store, self.routes, self.make_spawner, default_url=settings.default_url
+            store,
+            self.routes,
+            self.make_spawner,
+            default_url=settings.default_url,
+            named_servers=settings.named_servers,
         )
         attached = await servers.reattach_all()
         if attached:
@@ -247,7 +256,13 @@ class Courtyard:
         sock = self.layout.control_socket
         if sock.exists():
             sock.unlink()
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            max_line_size=CONTROL_PLANE_HEADER_BYTES,
+            max_field_size=CONTROL_PLANE_HEADER_BYTES,
+        )
         await self._runner.setup()
         site = web.UnixSite(self._runner, str(sock))
         await site.start()

@@ -9,6 +9,7 @@ CourtyardError                  anything Courtyard reports to a person without a
 │   ├── SpawnTimeoutError       it did not answer within start_timeout
 │   └── InterpreterError        the user cannot run the configured Python / jupyter
 ├── ServerStateError            an action does not fit the server's state (start while stopping)
+├── ServerNameError             a named server's name is refused (or named servers are off)
 ├── PortInUseError              the port to bind is taken (names the holder when known)
 ├── ProxyWorkerError            a proxy worker (workers = N) could not start
 └── DaemonError                 start/stop/status of the background hub failed
@@ -100,6 +101,12 @@ class InterpreterError(SpawnError):
 
 class ServerStateError(CourtyardError):
     http_status = 409
+
+
+class ServerNameError(CourtyardError):
+    """A server name that cannot be used (or named servers are off, or too many)."""
+
+    http_status = 400
 
 
 class PortInUseError(CourtyardError):

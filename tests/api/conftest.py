@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pwd
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from tests.hubprocess import HubProcess
 SERVICE_TOKEN = "cy-test-service-token-5d1f0e8a7b6c"
 SERVICE_SCOPES = [
     "admin:users", "admin:servers", "tokens", "admin:groups", "list:services",
-    "read:services", "read:hub", "read:metrics", "access:servers",
+    "read:services", "read:hub", "read:metrics", "access:servers", "proxy", "admin:services",
 ]  # fmt: skip
 
 
@@ -80,6 +82,14 @@ def api_hub(module_state: Path, alice: object, bob: object) -> Iterator[HubProce
 @pytest.fixture(scope="module")
 def service(api_hub: HubProcess) -> Api:
     return Api(api_hub.url, SERVICE_TOKEN)
+
+
+def ensure_unix_account(name: str) -> None:
+    """A bare Unix account (test machines only): system auth refuses users without one."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True)
 
 
 def user_token(service: Api, user: str, **body: Any) -> str:

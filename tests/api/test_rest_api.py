@@ -11,7 +11,7 @@ import pytest
 
 from courtyard.api.app import build_api_app
 from courtyard.api.context import ApiContext
-from tests.api.conftest import Api, user_token
+from tests.api.conftest import Api, ensure_unix_account, user_token
 from tests.hubclient import HubClient
 from tests.hubprocess import HubProcess
 
@@ -21,6 +21,9 @@ PAGINATED = {"Accept": "application/jupyterhub-pagination+json"}
 
 @pytest.fixture(scope="module")
 def users(service: Api) -> list[str]:
+    # system auth: every user needs a Unix account (no home, no password, no login shell)
+    for i in range(5):
+        ensure_unix_account(f"pageuser{i}")
     names = ["cyalice", "cybob"] + [f"pageuser{i}" for i in range(5)]
     r = service.call("POST", "/users", json={"usernames": names})
     assert r.status_code == 201, r.text
@@ -214,7 +217,7 @@ def test_server_start_stop_status_codes(service: Api, users: list[str]) -> None:
     assert service.call("DELETE", "/users/cybob/server").status_code == 204  # not running
     # user_options: a profile this hub (local spawner) does not offer is refused, clearly
     for options, message in (
-        ({"profile": "gpu"}, "There is no resource profile named 'gpu'; offered: none"),
+        ({"profile": "gpu"}, "There is no profile named 'gpu'; offered: none"),
         ({"profile": 5}, "profile must be a string"),
         ([], "Request body must be a JSON object"),
     ):

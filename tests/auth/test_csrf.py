@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from courtyard.auth.csrf import (
+    cross_site,
     login_token,
     new_login_nonce,
     same_origin,
@@ -140,3 +141,13 @@ def test_same_origin_requests_pass(headers: dict[str, str]) -> None:
 @pytest.mark.parametrize("headers", CROSS)
 def test_cross_origin_or_unknown_requests_fail(headers: dict[str, str]) -> None:
     assert not same_origin(headers)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Host": "hub.example"}, *SAME])
+def test_a_request_that_names_no_other_site_is_not_cross_site(headers: dict[str, str]) -> None:
+    assert not cross_site(headers)
+
+
+@pytest.mark.parametrize("headers", [h for h in CROSS if "Origin" in h or "Sec-Fetch-Site" in h])
+def test_a_foreign_origin_or_fetch_site_is_cross_site(headers: dict[str, str]) -> None:
+    assert cross_site(headers)

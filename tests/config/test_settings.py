@@ -83,3 +83,12 @@ def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
 def test_settings_reference_matches_the_code() -> None:
     hint = "run: courtyard config reference > docs/settings.md"
     assert DOCS.read_text() == render_reference(), hint
+
+
+def test_the_scripts_own_variables_are_not_taken_for_settings() -> None:
+    from courtyard.config.load import env_values
+
+    values = env_values(
+        {"COURTYARD_VENV": "/opt/v", "COURTYARD_SCRIPT": "x", "COURTYARD_PORT": "9"}
+    )
+    assert values == {"port": "9"}

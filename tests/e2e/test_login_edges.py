@@ -152,3 +152,41 @@ async def test_a_junk_token_does_not_unlock_the_cookie_without_a_form_token(
             assert status == 200  # not a token: the session cookie still counts
         finally:
             await client.post_form("/hub/stop", {})
+
+
+async def post_login_as_a_script(
+    hub: HubProcess, user: UnixUser, headers: dict[str, str], token: str | None = None
+) -> int:
+    """A login POST from a client that sends no Origin / Sec-Fetch-Site unless told to."""
+    jar = aiohttp.CookieJar(unsafe=True)  # keep cookies for 127.0.0.1
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:  # no Origin, unlike HubClient
+        async with http.get(hub.url + "/hub/login") as page:
+            html = await page.text()
+        found = token or html.split('name="_xsrf" value="', 1)[1].split('"', 1)[0]
+        data = {"username": user.name, "password": user.password, "_xsrf": found}
+        async with http.post(
+            hub.url + "/hub/login", data=data, headers=headers, allow_redirects=False
+        ) as r:
+            return r.status
+
+
+async def test_a_script_logs_in_with_the_form_token_and_no_origin(
+    shared_hub: HubProcess, alice: UnixUser
+) -> None:
+    assert await post_login_as_a_script(shared_hub, alice, {}) == 302
+
+
+async def test_a_script_without_origin_still_needs_a_valid_form_token(
+    shared_hub: HubProcess, alice: UnixUser
+) -> None:
+    assert await post_login_as_a_script(shared_hub, alice, {}, token="forged") == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}],
+)
+async def test_a_cross_site_login_is_refused_even_with_a_valid_token(
+    shared_hub: HubProcess, alice: UnixUser, headers: dict[str, str]
+) -> None:
+    assert await post_login_as_a_script(shared_hub, alice, headers) == 403

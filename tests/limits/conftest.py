@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from courtyard.config.limits import LimitSettings
-from courtyard.config.settings import Settings
+from courtyard.config.settings import Profile, Settings
 from courtyard.spawners.limits.limiter import Limiter
 from courtyard.spawners.local import LocalSpawner
 from tests.spawners.conftest import VENV_PYTHON
@@ -32,10 +32,15 @@ class LimitedHub:
     root: Path
     limits: LimitSettings
     limiter: Limiter
+    profiles: list[Profile] = dataclasses.field(default_factory=list)
 
     def settings(self) -> Settings:
         return Settings(
-            python=VENV_PYTHON, state_dir=str(self.root), stop_grace=3, limits=self.limits
+            python=VENV_PYTHON,
+            state_dir=str(self.root),
+            stop_grace=3,
+            limits=self.limits,
+            profiles=self.profiles,
         )
 
     def spawner(self, user: str, server: str = "", profile: str = "") -> LocalSpawner:
@@ -46,7 +51,7 @@ class LimitedHub:
 
     def restarted(self) -> Limiter:
         """A new Limiter from the same settings, as a restarted hub would make."""
-        return Limiter.start(self.limits)
+        return Limiter.start(self.limits, self.profiles)
 
     def reattach(self, user: str, state: dict[str, object], limiter: Limiter) -> LocalSpawner:
         run, logs = self.root / "run", self.root / "logs"
@@ -77,10 +82,11 @@ def cgroup_parent() -> Iterator[str]:
 
 @pytest.fixture
 def make_hub(state_root: Path, cgroup_parent: str) -> Callable[..., LimitedHub]:
-    def make(**limits: object) -> LimitedHub:
+    def make(profiles: list[Profile] | None = None, **limits: object) -> LimitedHub:
         settings = LimitSettings(cgroup_parent=cgroup_parent, backend="cgroup1")
         settings = dataclasses.replace(settings, **limits)  # type: ignore[arg-type]
-        return LimitedHub(state_root, settings, Limiter.start(settings))
+        offered = list(profiles or [])
+        return LimitedHub(state_root, settings, Limiter.start(settings, offered), offered)
 
     return make
 

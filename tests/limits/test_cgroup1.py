@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.config.limits import LimitProfile
+from courtyard.config.settings import Profile
 from courtyard.errors import SpawnError
 from courtyard.spawners import procinfo
 from courtyard.spawners.limits import cgroupfs
@@ -203,8 +203,8 @@ async def test_a_reattached_server_keeps_its_cgroup_limits_and_gpu(
 async def test_a_profile_sets_the_servers_limits_within_the_rules(
     make_hub: MakeHub, alice: UnixUser
 ) -> None:
-    small = LimitProfile("small", memory="256M", cpus=0.5)
-    large = LimitProfile("large", memory="8G", cpus=2)
+    small = Profile("small", memory="256M", cpus=0.5)
+    large = Profile("large", memory="8G", cpus=2)
     hub = make_hub(memory="1G", cpus=1, profiles=[small, large])
     assert [p.name for p in hub.settings().offered_profiles(alice.name)] == ["small"]
     spawner = hub.spawner(alice.name, profile="small")

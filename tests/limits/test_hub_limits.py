@@ -110,8 +110,8 @@ async def test_the_spawn_form_offers_each_person_the_profiles_their_rules_allow(
     config = hub_config(alice.name, bob.name)
     config += f'[limits]\nmemory = "1G"\ncgroup_parent = "{cgroup_parent}"\n'
     config += f'[[limits.rules]]\nusers = ["{bob.name}"]\nmemory = "16G"\n'
-    config += '[[limits.profiles]]\nname = "small"\ndescription = "512 MiB"\nmemory = "512M"\n'
-    config += '[[limits.profiles]]\nname = "large"\ndescription = "8 GiB"\nmemory = "8G"\n'
+    config += '[[profiles]]\nname = "small"\ndescription = "512 MiB"\nmemory = "512M"\n'
+    config += '[[profiles]]\nname = "large"\ndescription = "8 GiB"\nmemory = "8G"\n'
     hub = HubProcess(state_root / "state", config).start()
     try:
         async with HubClient(hub.url) as a, HubClient(hub.url) as b:

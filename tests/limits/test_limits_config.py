@@ -13,17 +13,16 @@ from courtyard.cli.daemon import status_lines
 from courtyard.config.jupyterhub import convert, render
 from courtyard.config.limits import (
     Allowance,
-    LimitProfile,
     LimitRule,
     LimitSettings,
     allowance_for,
     apply_profile,
     format_size,
+    offered_to,
     parse_size,
-    profiles_for,
 )
 from courtyard.config.load import build_settings, flatten
-from courtyard.config.settings import SlurmSettings
+from courtyard.config.settings import Profile, SlurmSettings
 from courtyard.config.tomlwrite import parse_toml
 from courtyard.daemon.records import record_for
 from courtyard.errors import ConfigError
@@ -53,14 +52,19 @@ def test_later_rules_win_field_by_field_for_users_and_groups() -> None:
 
 
 def test_a_person_is_offered_only_the_profiles_that_fit_their_rules() -> None:
-    small = LimitProfile("small", memory="1G", cpus=1)
-    large = LimitProfile("large", memory="16G", cpus=4)
-    gpu = LimitProfile("gpu", gpus=1)
-    limits = LimitSettings(memory="4G", cpus=2, profiles=[small, large, gpu])
+    small = Profile("small", memory="1G", cpus=1)
+    large = Profile("large", memory="16G", cpus=4)
+    gpu = Profile("gpu", gpus=1)
+    torch = Profile("torch", python="/opt/envs/torch/bin/python")  # an environment, no size
+    profiles = [small, large, gpu, torch]
+    limits = LimitSettings(
+        memory="4G", cpus=2, rules=[LimitRule(users=["ada"], memory="unlimited", cpus=0, gpus=1)]
+    )
+    assert offered_to(limits, profiles, "bob") == [small, torch]
+    assert offered_to(limits, profiles, "ada") == [small, gpu, torch]  # cpus 2 still holds
     allowed = Allowance(4 << 30, 2, None, 0)
-    assert profiles_for(limits, allowed) == [small]
-    assert profiles_for(limits, Allowance(None, None, None, 1)) == [small, large, gpu]
     assert apply_profile(allowed, small) == Allowance(1 << 30, 1, None, 0)
+    assert apply_profile(allowed, torch) == allowed
 
 
 @pytest.mark.parametrize(
@@ -70,7 +74,9 @@ def test_a_person_is_offered_only_the_profiles_that_fit_their_rules() -> None:
         ({"limits.cpus": -1}, "'limits.cpus'"),
         ({"limits.rules": [{"groups": ["phd"], "cpus": -2}]}, "'limits.rules[0].cpus'"),
         ({"limits.rules": [{"users": ["a"], "memory": "x"}]}, "'limits.rules[0].memory'"),
-        ({"limits.profiles": [{"name": "s", "memory": "huge"}]}, "'limits.profiles[0].memory'"),
+        ({"profiles": [{"name": "s", "memory": "huge"}]}, "'profiles[0].memory'"),
+        ({"profiles": [{"name": "s", "cpus": -1}]}, "'profiles[0].cpus'"),
+        ({"profiles": [{"name": "s"}, {"name": "s"}]}, "'profiles[1].name'"),
         ({"limits.backend": "systemd"}, "'limits.backend'"),
     ],
 )

@@ -41,7 +41,7 @@ def test_start_status_logs_restart_stop_cycle(state_dir: Path) -> None:
     assert status.returncode == 0
     assert f"pid {pid}" in status.stdout
     assert url in status.stdout
-    assert "Users with running servers: none" in status.stdout
+    assert "Running servers: none" in status.stdout
     logs = courtyard("logs", "-n", "2", "--state-dir", str(state_dir))
     assert logs.returncode == 0
     assert len(logs.stdout.splitlines()) == 2

@@ -108,3 +108,19 @@ def test_unknown_settings_and_jupyterhub_imports_are_listed_not_fatal(tmp_path: 
     assert conversion.values["limits.memory"] == "2G"  # enforced since [limits]
     assert "jupyterhub" not in sys.modules
     build_settings(flatten(parse_toml(render(conversion, str(source)))))
+
+
+def test_named_server_settings_map_onto_named_servers() -> None:
+    limited = convert(
+        {"JupyterHub.named_server_limit_per_user": 3, "JupyterHub.allow_named_servers": True}
+    )
+    assert limited.values["named_servers"] == 3
+    assert limited.origins["named_servers"] == "c.JupyterHub.named_server_limit_per_user"
+    unlimited = convert({"JupyterHub.allow_named_servers": True})
+    assert unlimited.values["named_servers"] == 1000
+    assert any("named_servers" in note for note in unlimited.notes)
+    off = convert({"JupyterHub.allow_named_servers": False,
+                   "JupyterHub.named_server_limit_per_user": 5})  # fmt: skip
+    assert off.values["named_servers"] == 0
+    settings = build_settings(flatten(parse_toml(render(limited, "jupyterhub_config.py"))))
+    assert settings.named_servers == 3

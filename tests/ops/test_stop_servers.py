@@ -93,7 +93,7 @@ def test_stop_keeps_servers_and_stop_servers_ends_them(state_dir: Path, alice: U
 
         start(state_dir, "--config", str(config), "--auth", "system")  # re-attaches alice's
         status = courtyard("status", "--state-dir", str(state_dir), "--config", str(config))
-        assert f"Users with running servers: {alice.name}" in status.stdout
+        assert f"Running servers: {alice.name}" in status.stdout
 
         done = courtyard(
             "stop", "--servers", "--state-dir", str(state_dir), "--config", str(config)

@@ -21,6 +21,7 @@ from tests.proxy.proxykit import DictGate, hub_app, user_app
 
 TEST_LIMITS = ProxyLimits(
     max_head_bytes=8 * 1024,
+    max_header_line=4 * 1024,
     max_request_line=2 * 1024,
     header_timeout=0.5,
     keepalive_timeout=0.8,

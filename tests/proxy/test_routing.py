@@ -204,3 +204,53 @@ async def test_the_hubs_own_set_cookie_passes(stack: Stack) -> None:
     set_cookies = [v for k, v in response.headers if k.lower() == "set-cookie"]
     assert set_cookies == [line.strip() for line in HUB_SET_COOKIES] + ["_xsrf=1"]
     await client.close()
+
+
+async def test_named_server_routes_before_the_default_and_checks_its_own_scope(
+    stack: Stack,
+) -> None:
+    """/user/alice/torch/... goes to alice's named server "torch" when it runs (JupyterHub's
+    longest prefix), everything else of alice's to her default server; a token scoped to one
+    of her servers opens that one only."""
+    from aiohttp import web
+
+    from courtyard.auth.principal import Principal
+    from courtyard.proxy import Route
+    from tests.proxy.conftest import serve_unix
+
+    def labelled(label: str) -> web.Application:
+        async def echo(request: web.Request) -> web.Response:
+            secret = request.headers.get("X-Courtyard-Secret")
+            return web.json_response({"owner": label, "secret": secret})
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", echo)
+        return app
+
+    default = await serve_unix(labelled("default"), stack.tmp / "default.sock", stack.runners)
+    torch = await serve_unix(labelled("torch"), stack.tmp / "torch.sock", stack.runners)
+    stack.routes.add(Route("alice", default, "alice-secret"))
+    stack.routes.add(Route("alice", torch, "torch-secret", server="torch"))
+    expected = {
+        "/user/alice/torch/echo": ("torch", "torch-secret"),
+        "/user/alice/torch": ("torch", "torch-secret"),
+        "/user/alice/torchlight/echo": ("default", "alice-secret"),
+        "/user/alice/lab": ("default", "alice-secret"),
+    }
+    for path, (owner, secret) in expected.items():
+        status, data = await fetch(stack, get(path, "alice-cookie"))
+        assert (status, data.get("owner"), data.get("secret")) == (200, owner, secret), path
+    for path in ("/user/alice/torch/echo", "/user/alice/echo"):  # bob gets into neither
+        status, data = await fetch(stack, get(path, "bob-cookie"))
+        assert data["hub"] is True, path
+    stack.gate.sessions["torch-token"] = Principal(
+        "alice", scopes=frozenset({"access:servers!server=alice/torch"})
+    )
+    status, data = await fetch(stack, get("/user/alice/torch/echo", "torch-token"))
+    assert data["owner"] == "torch"
+    status, data = await fetch(stack, get("/user/alice/echo", "torch-token"))
+    assert data["hub"] is True
+    # stopped: the path falls back to the default server, as in JupyterHub
+    stack.routes.remove("alice", "torch")
+    status, data = await fetch(stack, get("/user/alice/torch/echo", "alice-cookie"))
+    assert data["owner"] == "default"

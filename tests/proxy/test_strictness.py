@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -120,3 +121,36 @@ async def test_connect_method_is_refused(stack: Stack) -> None:
     client = await RawClient.open(stack.port)
     client.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n")
     assert (await client.response()).status == 405
+
+
+async def test_a_header_line_over_the_line_limit_gets_431(stack: Stack) -> None:
+    client = await RawClient.open(stack.port)
+    client.send(get("/hub/", extra="Cookie: a=" + "b" * TEST_LIMITS.max_header_line + "\r\n"))
+    response = await client.response()
+    assert response.status == 431
+    assert b"bbbb" not in response.body
+    assert await client.closed()
+
+
+async def test_a_header_line_under_the_limit_passes(stack: Stack) -> None:
+    client = await RawClient.open(stack.port)
+    half = "b" * (TEST_LIMITS.max_header_line // 2)
+    client.send(get("/hub/", extra="Cookie: a=" + half + "\r\n"))
+    assert (await client.response()).status == 200
+
+
+def read_all_after_sending(port: int, data: bytes) -> bytes:
+    """A plain blocking client: one write of ``data``, then read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):  # ConnectionResetError here is the bug
+            received += chunk
+        return received
+
+
+async def test_a_huge_head_in_one_write_reads_its_431_not_a_reset(stack: Stack) -> None:
+    big = get("/hub/", extra="X-Big: " + "a" * 200_000 + "\r\n")
+    received = await asyncio.to_thread(read_all_after_sending, stack.port, big)
+    assert received.startswith(b"HTTP/1.1 431 ")
+    assert b"aaaa" not in received

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from courtyard.api import culling, groups, hub, servers, tokens, users
-from courtyard.api.context import API, ApiContext, ApiError, identify, reply
+from courtyard.api import culling, groups, hub, servers, services, tokens, users
+from courtyard.api.activity import note_activity
+from courtyard.api.context import API, ApiContext, ApiError, api, identify, reply
+from courtyard.api.hub import API_VERSION
 from courtyard.api.openapi import openapi_document
 from courtyard.errors import CourtyardError
 
 log = logging.getLogger("courtyard.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/hub/api"
-PUBLIC = frozenset({"/hub/api/", "/hub/api/health", "/hub/api/openapi.json"})
+PUBLIC = frozenset({"/hub/api", "/hub/api/", "/hub/api/health", "/hub/api/openapi.json"})
 
 
 @dataclass(frozen=True)
@@ -49,24 +51,33 @@ ENDPOINTS = (
              ("delete:users",)),
     Endpoint("POST", U + "/activity", users.post_activity, "Report activity",
              (200, 400, 403, 404), ("users:activity",)),
+    Endpoint("GET", U + "/server", servers.get_server, "The server's model (JupyterHub 6)",
+             (200, 403, 404), ("read:servers",)),
     Endpoint("POST", U + "/server", servers.start_server, "Start the server",
-             (201, 202, 400, 403, 404), ("servers",)),
+             (201, 202, 400, 403, 404), ("start:servers",)),
+    Endpoint("PATCH", U + "/server", servers.patch_server,
+             "Edit the stopped server (JupyterHub 6)", (200, 400, 403, 404), ("start:servers",)),
     Endpoint("DELETE", U + "/server", servers.stop_server, "Stop the server",
              (202, 204, 400, 403, 404), ("delete:servers",)),
     Endpoint("GET", U + "/server/progress", servers.server_progress,
              "Progress of a start (text/event-stream)", (200, 403, 404), ("read:servers",)),
+    Endpoint("POST", U + "/admin-access", servers.admin_access,
+             "Deprecated no-op (JupyterHub 0.8+)", (200, 403, 404), ("servers",)),
     Endpoint("GET", U + "/culling", culling.get_culling,
              "When the idle culler would stop the server (Courtyard)", (200, 403, 404),
              ("read:servers",)),
     Endpoint("POST", U + "/keep", culling.keep_server,
              "Keep the server: activity now, for the idle culler (Courtyard)",
              (200, 400, 403, 404), ("servers",)),
-    Endpoint("POST", U + "/servers/{server_name}", servers.named_server,
-             "Named servers (not enabled)", (400,)),
-    Endpoint("DELETE", U + "/servers/{server_name}", servers.named_server,
-             "Named servers (not enabled)", (400,)),
-    Endpoint("GET", U + "/servers/{server_name}/progress", servers.named_server,
-             "Named servers (not enabled)", (400,)),
+    Endpoint("POST", U + "/servers/{server_name}", servers.start_server,
+             "Start a named server (created on first start; named_servers)",
+             (201, 202, 400, 403, 404), ("servers",)),
+    Endpoint("DELETE", U + "/servers/{server_name}", servers.stop_server,
+             "Stop a named server; with {\"remove\": true} also delete it",
+             (202, 204, 400, 403, 404), ("delete:servers",)),
+    Endpoint("GET", U + "/servers/{server_name}/progress", servers.server_progress,
+             "Progress of a named server's start (text/event-stream)", (200, 403, 404),
+             ("read:servers",)),
     Endpoint("GET", U + "/tokens", tokens.list_tokens, "List a user's tokens",
              (200, 403, 404), ("read:tokens",)),
     Endpoint("POST", U + "/tokens", tokens.create_token, "Create a token (shown once)",
@@ -91,6 +102,21 @@ ENDPOINTS = (
              (200, 400, 403, 404), ("groups",)),
     Endpoint("GET", "/services", hub.list_services, "List services", (200, 403),
              ("list:services",)),
+    Endpoint("GET", "/services/{name}", services.get_service, "A service's model",
+             (200, 403, 404), ("read:services",)),
+    Endpoint("POST", "/services/{name}", services.create_service,
+             "Create a service (Courtyard: only in the settings)", (400, 403, 409),
+             ("admin:services",)),
+    Endpoint("DELETE", "/services/{name}", services.delete_service,
+             "Delete a service (Courtyard: only in the settings)", (403, 404, 405),
+             ("admin:services",)),
+    Endpoint("GET", "/proxy", services.get_proxy, "The proxy's route table", (200, 403),
+             ("proxy",)),
+    Endpoint("POST", "/proxy", services.sync_proxy, "Sync with the proxy (a no-op)",
+             (200, 403), ("proxy",)),
+    Endpoint("PATCH", "/proxy", services.patch_proxy,
+             "Tell of a new proxy (a no-op: the proxy is built in)", (200, 400, 403),
+             ("proxy",)),
     Endpoint("POST", "/shutdown", hub.shutdown, "Shut the hub down", (202, 403),
              ("shutdown",)),
 )  # fmt: skip
@@ -102,6 +128,10 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     except ApiError as e:
         return reply({"status": e.status, "message": e.message}, e.status)
+    except web.HTTPMethodNotAllowed as e:
+        answer = reply({"status": 405, "message": f"Method {request.method} not allowed"}, 405)
+        answer.headers["Allow"] = ", ".join(sorted(e.allowed_methods))
+        return answer
     except web.HTTPException as e:
         if e.status < 400:
             raise
@@ -112,12 +142,22 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 @web.middleware
+async def versioned(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every answer names the JupyterHub API version served, as JupyterHub's do (its
+    single-user servers and HubAuth compare it with their own)."""
+    response = await handler(request)
+    response.headers["X-JupyterHub-Version"] = API_VERSION
+    return response
+
+
+@web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path not in PUBLIC:
         who = identify(request)
         if who is None:
             raise ApiError(403, "Missing or invalid credentials.")
         request["caller"] = who
+        note_activity(api(request), who)
     return await handler(request)
 
 
@@ -126,7 +166,7 @@ async def openapi(request: web.Request) -> web.StreamResponse:
 
 
 def build_api_app(context: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[api_errors, authenticate])
+    app = web.Application(middlewares=[versioned, api_errors, authenticate])
     app[API] = context
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +44,7 @@ class ApiContext:
     shutdown: Callable[[], None]
     version: str
     proxy_stats: Callable[[], ProxyStats] = no_proxy_stats
+    activity_written: dict[str, float] = field(default_factory=dict)  # user -> epoch
 
 
 API = web.AppKey("courtyard-api", ApiContext)
@@ -71,12 +72,13 @@ class Caller:
     def kind(self) -> str:
         return self.principal.kind
 
-    def may(self, base: str, user: str | None = None) -> bool:
-        return sc.allows(self.scopes, base, user)
+    def may(self, base: str, user: str | None = None, server: str = "") -> bool:
+        return sc.allows(self.scopes, base, user, server)
 
-    def need(self, base: str, user: str | None = None) -> None:
-        """403 if the caller lacks ``base`` entirely; 404 if only for other users."""
-        if self.may(base, user):
+    def need(self, base: str, user: str | None = None, server: str = "") -> None:
+        """403 if the caller lacks ``base`` entirely; 404 if only for other users (or
+        other servers)."""
+        if self.may(base, user, server):
             return
         if user is not None and sc.has_any(self.scopes, base):
             raise ApiError(404, f"No such user: {user}")
@@ -122,6 +124,15 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"Invalid JSON in body of request: {e}") from e
+
+
+async def json_required(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, which must be there (JupyterHub answers 400 to an empty
+    PATCH or POST where a model is expected)."""
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise ApiError(400, "Request body must be a JSON object.")
+    return data
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

@@ -6,7 +6,16 @@ from typing import Any
 
 from aiohttp import web
 
-from courtyard.api.context import ApiContext, ApiError, Caller, api, caller, json_object, reply
+from courtyard.api.context import (
+    ApiContext,
+    ApiError,
+    Caller,
+    api,
+    caller,
+    json_object,
+    json_required,
+    reply,
+)
 from courtyard.api.models import page, paginate
 from courtyard.errors import UnknownUserError, UserExistsError
 
@@ -123,7 +132,11 @@ async def change_members(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     group_need(who, "groups", name)
     members_or_404(context, name)
-    users = names_in(await json_object(request), "users")
+    data = await json_required(request)
+    if "users" not in data:
+        verb = "add" if request.method == "POST" else "delete"
+        raise ApiError(400, f"Must specify users to {verb}")
+    users = names_in(data, "users")
     try:
         if request.method == "POST":
             context.groups.add_members(name, users)

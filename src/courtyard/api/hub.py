@@ -23,13 +23,15 @@ from courtyard.api.context import (
 from courtyard.api.models import user_model
 from courtyard.hub.services import ManagedService
 
-API_VERSION = "5.0.0"  # the JupyterHub API level served; clients compare against it
+API_VERSION = "6.1.1"  # the JupyterHub API level served; clients compare major.minor with theirs
 IDENTIFY = ("read:users", "read:users:name", "read:users:groups", "read:users:activity",
             "read:servers")  # fmt: skip
 
 
 async def root(request: web.Request) -> web.StreamResponse:
-    return reply({"version": API_VERSION, "courtyard_version": __version__})
+    answer = reply({"version": API_VERSION, "courtyard_version": __version__})
+    answer.headers["X-JupyterHub-Version"] = API_VERSION  # also served outside the API app
+    return answer
 
 
 async def health(request: web.Request) -> web.StreamResponse:
@@ -112,11 +114,12 @@ async def shutdown(request: web.Request) -> web.StreamResponse:
 
 
 def metrics_text(context: ApiContext) -> str:
-    views = [context.servers.view(u.name) for u in context.store.list_users()]
+    users = [u.name for u in context.store.list_users()]
+    views = [v for found in context.servers.views_of(users).values() for v in found]
     states = [v.state for v in views]
     running_services = sum(1 for s in context.services.services.values() if s.pid)
     lines = [
-        ("jupyterhub_total_users", "Total number of users", len(views)),
+        ("jupyterhub_total_users", "Total number of users", len(users)),
         ("jupyterhub_running_servers", "Number of running servers", states.count("running")),
         ("jupyterhub_pending_servers", "Servers starting or stopping",
          states.count("starting") + states.count("stopping")),

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from courtyard.api.context import ApiContext, ApiError, Caller
-from courtyard.hub.servers import ServerView
+from courtyard.hub.servers import ServerManager, ServerView
 from courtyard.store.records import UserRecord
 from courtyard.store.tokenstore import TokenRecord
 
@@ -39,17 +39,24 @@ def latest(*stamps: datetime | None) -> datetime | None:
     return max(known) if known else None
 
 
-def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
-    name = view.user
+def server_model(view: ServerView, state: dict[str, Any] | None) -> dict[str, Any]:
+    """``state``: the spawner's (its pid, socket...), shown only to holders of
+    ``admin:server_state``, as JupyterHub shows ``Spawner.get_state()``."""
+    name, server = view.user, view.server
+    root = ServerManager.root_url(name, server)
+    progress = f"/hub/api/users/{name}/servers/{server}/progress" if server else (
+        f"/hub/api/users/{name}/server/progress"
+    )
     model: dict[str, Any] = {
-        "name": "",
-        "full_name": f"{name}/",
+        "name": server,
+        "display_name": server,
+        "full_name": f"{name}/{server}",
         "ready": view.state == "running",
         "stopped": view.state == "stopped",
         "pending": PENDING.get(view.state),
-        "url": f"/user/{name}/",
-        "user_options": {},
-        "progress_url": f"/hub/api/users/{name}/server/progress",
+        "url": root,
+        "user_options": dict(view.user_options),
+        "progress_url": progress,
         "full_url": None,
         "full_progress_url": None,
         "started": iso(view.started),
@@ -61,28 +68,51 @@ def server_model(view: ServerView, with_state: bool) -> dict[str, Any]:
             "message": view.notice.message,
             "time": iso(view.notice.at),
         }
-    if with_state:
-        model["state"] = {}
+    if state is not None:
+        model["state"] = state
     return model
 
 
-def user_model(context: ApiContext, who: Caller, user: UserRecord) -> dict[str, Any]:
+def spawner_state(
+    context: ApiContext, who: Caller, name: str, server: str = ""
+) -> dict[str, Any] | None:
+    if not who.may("admin:server_state", name, server):
+        return None
+    spawner = context.servers.handle(name, server).spawner
+    return spawner.state() if spawner is not None else {}
+
+
+def user_model(
+    context: ApiContext,
+    who: Caller,
+    user: UserRecord,
+    views: list[ServerView] | None = None,
+    *,
+    include_stopped: bool = False,
+) -> dict[str, Any]:
+    """JupyterHub's user model. ``views``: the user's servers (default first), when the
+    caller has them already (a list of users loads them in one query)."""
     name = user.name
-    view = context.servers.view(name)
+    if views is None:
+        views = context.servers.views(name)
+    default = views[0]
     groups = context.groups.of_user(name)
+    servers = {
+        v.server: server_model(v, spawner_state(context, who, name, v.server))
+        for v in views
+        if v.state != "stopped" or include_stopped
+    }
     full: dict[str, Any] = {
         "kind": "user",
         "name": name,
         "admin": user.admin,
         "roles": context.permissions.book.roles_of_user(name, user.admin, groups),
         "groups": groups,
-        "server": f"/user/{name}/" if view.state == "running" else None,
-        "pending": PENDING.get(view.state),
+        "server": ServerManager.root_url(name) if default.state == "running" else None,
+        "pending": PENDING.get(default.state),
         "created": iso(user.created),
-        "last_activity": iso(latest(user.last_activity, view.last_activity)),
-        "servers": {}
-        if view.state == "stopped"
-        else {"": server_model(view, who.may("admin:server_state", name))},
+        "last_activity": iso(latest(user.last_activity, *(v.last_activity for v in views))),
+        "servers": servers,
     }
     allowed: set[str] = set()
     for scope, keys in USER_KEYS.items():
@@ -91,14 +121,24 @@ def user_model(context: ApiContext, who: Caller, user: UserRecord) -> dict[str, 
     return {k: v for k, v in full.items() if k in allowed}
 
 
-def token_model(record: TokenRecord, roles: list[str] | None = None) -> dict[str, Any]:
+def include_stopped_servers(request: web.Request) -> bool:
+    """JupyterHub's ``include_stopped_servers`` query flag (present, with any value but
+    false/0)."""
+    value = request.query.get("include_stopped_servers")
+    return value is not None and value.lower() not in ("false", "0")
+
+
+def token_model(context: ApiContext, record: TokenRecord) -> dict[str, Any]:
+    """``scopes``: what the token can do now (expanded, cut to its owner's), as JupyterHub's
+    ``get_scopes_for(token)``; a user's token has no ``service`` key."""
+    principal = context.tokens.user_principal(record)
+    scopes = sorted(principal.scopes or ()) if principal is not None else []
     return {
         "id": f"a{record.id}",
         "kind": "api_token",
         "user": record.user,
-        "service": None,
-        "roles": roles or [],
-        "scopes": list(record.scopes),
+        "roles": [],
+        "scopes": scopes,
         "note": record.note,
         "created": iso(record.created),
         "expires_at": iso(record.expires),

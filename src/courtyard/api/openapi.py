@@ -13,7 +13,7 @@ from courtyard.auth.scopes import SCOPES
 REASONS = {
     200: "OK", 201: "Created", 202: "Accepted (still in progress)", 204: "No content",
     400: "Bad request", 403: "Not allowed with the caller's scopes", 404: "Not found",
-    409: "Conflict", 413: "Body too large",
+    405: "Method not allowed", 409: "Conflict", 413: "Body too large",
 }  # fmt: skip
 ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -1,15 +1,28 @@
-"""/users/{name}/server: start, stop, follow the start (server-sent events)."""
+"""/users/{name}/server and /users/{name}/servers/{server_name}: start, stop (and delete a
+named server), follow the start (server-sent events)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from courtyard.api.context import ApiContext, ApiError, api, caller, json_object
+from courtyard.api.context import (
+    ApiContext,
+    ApiError,
+    api,
+    caller,
+    json_object,
+    json_required,
+    reply,
+)
+from courtyard.api.models import server_model, spawner_state
 from courtyard.api.users import user_or_404
 from courtyard.errors import CourtyardError
+from courtyard.hub.progress import Event, ready_event
+from courtyard.hub.servers import ServerManager, ServerView
 
 SLOW_SPAWN = 10.0  # seconds a start may take before the answer is 202 (JupyterHub's default)
 SLOW_STOP = 10.0
@@ -23,29 +36,43 @@ async def wait_for(task: asyncio.Task[None] | None, seconds: float) -> bool:
     return bool(done)
 
 
+def server_name_of(request: web.Request) -> str:
+    """The ``{server_name}`` of a named-server path ("" on the default server's paths)."""
+    return request.match_info.get("server_name", "")
+
+
+def describe(name: str, server: str) -> str:
+    return f"{name}'s server {server!r}" if server else f"{name}'s server"
+
+
 async def start_server(request: web.Request) -> web.StreamResponse:
+    """``POST /users/{name}/server`` and ``/users/{name}/servers/{server_name}``: the body is
+    the user_options (``{"profile": ...}`` picks a profile)."""
     context, who = api(request), caller(request)
-    name = request.match_info["name"]
-    who.need("servers", name)
+    name, server = request.match_info["name"], server_name_of(request)
+    who.need("start:servers", name, server)
     user_or_404(request, name)
-    state = context.servers.view(name).state
+    context.servers.check_new_server(name, server)
+    state = context.servers.view(name, server).state
     if state == "running":
-        raise ApiError(400, f"{name}'s server is already running")
+        raise ApiError(400, f"{describe(name, server)} is already running")
     if state == "stopping":
-        raise ApiError(400, f"{name}'s server is pending stop, please wait")
-    handle = context.servers.request_start(name, await chosen_profile(request, context, name))
+        raise ApiError(400, f"{describe(name, server)} is pending stop, please wait")
+    options = await json_object(request)
+    profile = chosen_profile(options, context, name)
+    handle = context.servers.request_start(name, profile, server=server, user_options=options)
     if not await wait_for(handle.task, SLOW_SPAWN):
         return web.Response(status=202)
-    view = context.servers.view(name)
+    view = context.servers.view(name, server)
     if view.state != "running":
-        raise ApiError(500, view.stop_reason or f"{name}'s server failed to start")
+        raise ApiError(500, view.stop_reason or f"{describe(name, server)} failed to start")
     return web.Response(status=201)
 
 
-async def chosen_profile(request: web.Request, context: ApiContext, user: str) -> str:
-    """The resource profile named in the body (JupyterHub's user_options, as KubeSpawner's
-    ``{"profile": "..."}``); "" for the default. 400 when this hub offers no such profile."""
-    options = await json_object(request)
+def chosen_profile(options: dict[str, object], context: ApiContext, user: str) -> str:
+    """The profile named in the user_options (as KubeSpawner's ``{"profile": "..."}``); ""
+    for the default. 400 when this hub offers ``user`` no such profile (the local spawner
+    offers only those that fit what their [limits] rules allow)."""
     profile = options.get("profile", "")
     if not isinstance(profile, str):
         raise ApiError(400, "profile must be a string.")
@@ -53,24 +80,39 @@ async def chosen_profile(request: web.Request, context: ApiContext, user: str) -
     if profile and profile not in offered:
         choices = ", ".join(offered) if offered else "none"
         raise ApiError(
-            400, f"There is no resource profile named {profile[:64]!r}; offered: {choices}."
+            400, f"There is no profile named {profile[:64]!r}; offered: {choices}."
         )
     return profile
 
 
 async def stop_server(request: web.Request) -> web.StreamResponse:
+    """``DELETE /users/{name}/server`` and ``/users/{name}/servers/{server_name}``; a named
+    server is also deleted when the body says ``{"remove": true}``."""
     context, who = api(request), caller(request)
-    name = request.match_info["name"]
-    who.need("delete:servers", name)
+    name, server = request.match_info["name"], server_name_of(request)
+    who.need("delete:servers", name, server)
     user_or_404(request, name)
-    state = context.servers.view(name).state
+    options = await json_object(request)
+    remove = bool(options.get("remove", False))
+    if server:
+        if context.servers.named_servers <= 0:
+            raise ApiError(400, "Named servers are not enabled.")
+        if context.store.get_server(name, server) is None:
+            raise ApiError(404, f"{name} has no server named '{server}'")
+    elif remove:
+        raise ApiError(400, "Cannot delete the default server")
+    state = context.servers.view(name, server).state
     if state == "stopping":
         return web.Response(status=202)
     if state == "starting":
-        raise ApiError(400, f"{name}'s server is pending spawn, please wait")
-    if state == "stopped":
+        raise ApiError(400, f"{describe(name, server)} is pending spawn, please wait")
+    if state == "stopped" and not remove:
         return web.Response(status=204)
-    task = asyncio.create_task(context.servers.stop(name, "Stopped through the API."))
+    if remove:
+        action = context.servers.delete_named(name, server, "Deleted through the API.")
+    else:
+        action = context.servers.stop(name, "Stopped through the API.", server=server)
+    task = asyncio.create_task(action)
     if not await wait_for(task, SLOW_STOP):
         return web.Response(status=202)
     if task.exception() is not None:
@@ -80,17 +122,25 @@ async def stop_server(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-async def named_server(request: web.Request) -> web.StreamResponse:
-    caller(request)
-    raise ApiError(400, "Named servers are not enabled.")
-
-
 async def server_progress(request: web.Request) -> web.StreamResponse:
+    """JupyterHub's event stream: a start's events live (those so far first), the ready event
+    at once for a running server, the failure of a failed last start; 404 otherwise."""
     context, who = api(request), caller(request)
-    owner = request.match_info["name"]
-    who.need("read:servers", owner)
+    owner, server = request.match_info["name"], server_name_of(request)
+    who.need("read:servers", owner, server)
     user_or_404(request, owner)
-    servers = context.servers
+    if server and context.store.get_server(owner, server) is None:
+        raise ApiError(404, f"{owner} has no server named '{server}'")
+    view = context.servers.view(owner, server)
+    log = context.servers.progress(owner, server)
+    if view.state == "running":
+        events: AsyncIterator[Event] = once(ready_event(ServerManager.root_url(owner, server)))
+    elif view.state == "starting":
+        events = log.follow()
+    elif view.state == "stopped" and log.failure is not None:
+        events = once(log.failure)
+    else:
+        raise ApiError(404, f"{describe(owner, server)} is not starting")
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -99,13 +149,67 @@ async def server_progress(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    view = servers.view(owner)
-    log = servers.progress(owner)
-    if view.state == "running" and not log.finished:
-        log.ready(view.url)
-    elif view.state == "stopped" and not log.finished:
-        log.failed(view.stop_reason or f"{owner}'s server is not running.")
-    async for event in log.follow():
+    async for event in events:
         await response.write(f"data: {json.dumps(event)}\n\n".encode())
     await response.write_eof()
     return response
+
+
+async def once(event: Event) -> AsyncIterator[Event]:
+    yield event
+
+
+def server_view_or_404(request: web.Request, base: str) -> tuple[str, ServerView]:
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need(base, name)
+    user_or_404(request, name)
+    if context.store.get_server(name) is None:
+        raise ApiError(404, f"{name} has no server yet (it was never started)")
+    return name, context.servers.view(name)
+
+
+async def get_server(request: web.Request) -> web.StreamResponse:
+    """JupyterHub 6's single server model."""
+    context, who = api(request), caller(request)
+    name, view = server_view_or_404(request, "read:servers")
+    return reply(server_model(view, spawner_state(context, who, name)))
+
+
+PATCHABLE = ("name", "display_name", "user_options")
+
+
+async def patch_server(request: web.Request) -> web.StreamResponse:
+    """JupyterHub 6's edit of a stopped server. Courtyard's default server has no display
+    name and cannot be renamed; user_options are given when starting (see docs/api.md)."""
+    context, who = api(request), caller(request)
+    data = await json_required(request)
+    if not data:
+        raise ApiError(400, "Must specify at least one field to modify.")
+    unknown = sorted(set(data) - set(PATCHABLE))
+    if unknown:
+        raise ApiError(400, f"Unexpected fields: {unknown}, supported fields: {list(PATCHABLE)}")
+    name, view = server_view_or_404(request, "start:servers")
+    if view.state != "stopped":
+        raise ApiError(400, f"{name}'s server is active. Please stop it before modifying it.")
+    if data.get("name", "") != "":
+        raise ApiError(400, "Renaming the default server needs named servers (not enabled).")
+    if data.get("display_name", "") != "":
+        raise ApiError(400, "The default server has no display name (named servers do).")
+    if "user_options" in data:
+        if not isinstance(data["user_options"], dict):
+            raise ApiError(400, "user_options must be a dict")
+        raise ApiError(400, "Courtyard takes user_options when starting: POST /server.")
+    return reply(server_model(view, spawner_state(context, who, name)))
+
+
+async def admin_access(request: web.Request) -> web.StreamResponse:
+    """Deprecated since JupyterHub 0.8 and a no-op there: admins reach servers by their
+    session or an ``access:servers`` token. Answers as JupyterHub 6 does."""
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    who.need("servers", name)
+    if not context.settings.admin_access:
+        raise ApiError(403, "admin access to user servers disabled")
+    user_or_404(request, name)
+    return web.Response(status=200)

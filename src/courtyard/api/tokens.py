@@ -36,7 +36,7 @@ async def list_tokens(request: web.Request) -> web.StreamResponse:
     who.need("read:tokens", name)
     user_or_404(request, name)
     records = context.tokens.tokens.of_user(name)
-    return reply({"api_tokens": [token_model(r) for r in records]})
+    return reply({"api_tokens": [token_model(context, r) for r in records]})
 
 
 async def get_token(request: web.Request) -> web.StreamResponse:
@@ -44,7 +44,7 @@ async def get_token(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     who.need("read:tokens", name)
     user_or_404(request, name)
-    return reply(token_model(find_token(context, name, token_id(request))))
+    return reply(token_model(context, find_token(context, name, token_id(request))))
 
 
 async def delete_token(request: web.Request) -> web.StreamResponse:
@@ -111,4 +111,4 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     if who.name != name or who.kind != "user":
         note = note or f"Requested via api by {who.kind} {who.name}"
     token, record = context.tokens.create(name, note=note, scopes=raw, expires_in=expires_in)
-    return reply({**token_model(record), "token": token}, 201)
+    return reply({**token_model(context, record), "token": token}, 201)

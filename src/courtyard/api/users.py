@@ -7,18 +7,28 @@ from typing import Any
 
 from aiohttp import web
 
-from courtyard.api.context import ApiError, api, caller, json_object, reply
-from courtyard.api.models import page, paginate, user_model
+from courtyard.api.context import (
+    ApiContext,
+    ApiError,
+    api,
+    caller,
+    json_object,
+    json_required,
+    reply,
+)
+from courtyard.api.models import include_stopped_servers, page, paginate, user_model
+from courtyard.auth import unixaccounts
 from courtyard.auth.credentials import normalize_name
 from courtyard.errors import UserExistsError
-from courtyard.store.records import UserRecord
+from courtyard.hub.servers import ServerView
+from courtyard.store.records import UserRecord, server_key
 
 STATES = {
     "active": ("starting", "running", "stopping"),
     "ready": ("running",),
     "inactive": ("stopped",),
 }
-SORTS = ("name", "-name", "last_activity", "-last_activity", "created", "-created")
+SORTS = ("id", "-id", "name", "-name", "last_activity", "-last_activity", "created", "-created")
 FUTURE_SLACK = timedelta(minutes=5)
 
 
@@ -43,18 +53,33 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     users = [
         u
         for u in context.store.list_users()
-        if who.may("list:users", u.name)
-        and name_filter in u.name
-        and (not state or context.servers.view(u.name).state in STATES[state])
+        if who.may("list:users", u.name) and name_filter in u.name
     ]
+    views = context.servers.views_of([u.name for u in users])
+    if state:
+        users = [u for u in users if in_state(views[u.name], state)]
     users.sort(key=lambda u: sort_key(u, sort.lstrip("-")), reverse=sort.startswith("-"))
-    models = [user_model(context, who, u) for u in users[offset : offset + limit]]
+    stopped = include_stopped_servers(request)
+    models = [
+        user_model(context, who, u, views[u.name], include_stopped=stopped)
+        for u in users[offset : offset + limit]
+    ]
     return reply(page(request, models, len(users), offset, limit))
+
+
+def in_state(views: list[ServerView], state: str) -> bool:
+    """JupyterHub's state filter: active/ready if any server is; inactive if none is
+    active."""
+    if state == "inactive":
+        return not any(v.state in STATES["active"] for v in views)
+    return any(v.state in STATES[state] for v in views)
 
 
 def sort_key(user: UserRecord, key: str) -> Any:
     if key == "name":
         return user.name
+    if key == "id":
+        return user.id
     stamp = user.created if key == "created" else user.last_activity
     return stamp or datetime.min.replace(tzinfo=timezone.utc)
 
@@ -64,6 +89,18 @@ def valid_name(name: Any) -> str:
     if normal is None or normal != name:
         raise ApiError(400, f"Invalid username: {name!r}")
     return normal
+
+
+def check_account(context: ApiContext, name: str) -> None:
+    """With system auth and no create_system_users, a user needs a Unix account (JupyterHub's
+    LocalAuthenticator refuses the user at creation, not at the first spawn)."""
+    if context.authenticator.kind != "system" or context.settings.create_system_users:
+        return
+    if unixaccounts.uid_of(name) is None:
+        raise ApiError(
+            400, f"There is no Unix account named {name!r}: create it first, or set "
+                 "create_system_users = true."
+        )  # fmt: skip
 
 
 def check_admin_grant(request: web.Request, admin: Any) -> bool:
@@ -86,6 +123,8 @@ async def create_users(request: web.Request) -> web.StreamResponse:
     new = [n for n in wanted if context.store.get_user(n) is None]
     if not new:
         raise ApiError(409, f"All {len(wanted)} users already exist")
+    for name in new:
+        check_account(context, name)
     admins = context.settings.admin_users
     created = [context.store.add_user(n, admin=admin or n in admins) for n in new]
     return reply([user_model(context, who, u) for u in created], 201)
@@ -95,7 +134,8 @@ async def get_user(request: web.Request) -> web.StreamResponse:
     context, who = api(request), caller(request)
     name = request.match_info["name"]
     who.need("read:users:name", name)
-    return reply(user_model(context, who, user_or_404(request, name)))
+    user = user_or_404(request, name)
+    return reply(user_model(context, who, user, include_stopped=include_stopped_servers(request)))
 
 
 async def create_user(request: web.Request) -> web.StreamResponse:
@@ -104,6 +144,8 @@ async def create_user(request: web.Request) -> web.StreamResponse:
     who.need("admin:users")
     data = await json_object(request)
     admin = check_admin_grant(request, data.get("admin", False))
+    if context.store.get_user(name) is None:
+        check_account(context, name)
     try:
         created = context.store.add_user(name, admin=admin or name in context.settings.admin_users)
     except UserExistsError as e:
@@ -116,7 +158,7 @@ async def patch_user(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     who.need("admin:users", name)
     user = user_or_404(request, name)
-    data = await json_object(request)
+    data = await json_required(request)
     unknown = set(data) - {"name", "admin"}
     if unknown:
         raise ApiError(400, f"Cannot change {sorted(unknown)}; only name and admin")
@@ -138,9 +180,10 @@ async def delete_user(request: web.Request) -> web.StreamResponse:
     user_or_404(request, name)
     if who.kind == "user" and who.name == name:
         raise ApiError(400, "Cannot delete yourself!")
-    if context.servers.view(name).state == "starting":
-        raise ApiError(400, f"{name}'s server is pending spawn, please wait")
-    await context.servers.stop(name, "The user was deleted.")
+    for view in context.servers.views(name):
+        if view.state == "starting":
+            raise ApiError(400, f"{name}'s server is pending spawn, please wait")
+    await context.servers.remove(name, "The user was deleted.")
     context.store.delete_user(name)
     context.sessions.forget_user(name)
     context.tokens.forget()
@@ -166,19 +209,25 @@ async def post_activity(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     who.need("users:activity", name)
     user_or_404(request, name)
-    data = await json_object(request)
+    data = await json_required(request)
+    if not data.get("last_activity") and not data.get("servers"):
+        raise ApiError(400, "body must contain at least one of `last_activity` or `servers`")
     stamps = (
         [parse_stamp(data["last_activity"], "last_activity")] if "last_activity" in data else []
     )
     servers = data.get("servers", {})
     if not isinstance(servers, dict):
         raise ApiError(400, "servers must be an object")
+    server_stamps: dict[str, datetime] = {}
     for server, body in servers.items():
-        if server != "":
-            raise ApiError(400, "Named servers are not enabled.")
+        if server and context.store.get_server(name, server) is None:
+            raise ApiError(400, f"No such server '{server}' for user {name}")
         if not isinstance(body, dict) or "last_activity" not in body:
-            raise ApiError(400, "servers[''] needs last_activity")
-        stamps.append(parse_stamp(body["last_activity"], "servers[''].last_activity"))
+            raise ApiError(400, f"servers[{server!r}] needs last_activity")
+        when = parse_stamp(body["last_activity"], f"servers[{server!r}].last_activity")
+        server_stamps[server_key(name, server)] = when
     if stamps:
-        context.store.record_activity({name: max(stamps)}, servers=bool(servers))
+        context.store.record_activity({name: max(stamps)}, servers=False)
+    if server_stamps:
+        context.store.record_activity(server_stamps)
     return web.Response(status=200)

@@ -13,7 +13,10 @@ nonce is younger than ``max_age``. Another site can neither read our cookie nor 
 attacker can fetch a valid one for themselves and post it with their own credentials, logging
 the victim into the attacker's account.
 
-Cookie-authenticated state changes (forms included) should also pass ``same_origin(headers)``.
+Cookie-authenticated API writes must pass ``same_origin(headers)``. A form POST carries its
+token, which is the defence; it is refused only when the browser says it is cross-site
+(``cross_site(headers)``: a foreign ``Origin`` or ``Sec-Fetch-Site``), and accepted with
+neither header (curl, python-requests, older browsers), as JupyterHub does.
 """
 
 from __future__ import annotations
@@ -104,6 +107,14 @@ def same_origin(headers: Mapping[str, str]) -> bool:
     if not origin or not host or origin.strip() == "null":
         return False
     return origin_host(origin) == normal_host(host, None)
+
+
+def cross_site(headers: Mapping[str, str]) -> bool:
+    """True if the request says it comes from another site (``Sec-Fetch-Site`` other than
+    same-origin/none, or an ``Origin`` that is not ours); False when it says nothing."""
+    if header(headers, "Sec-Fetch-Site") is None and header(headers, "Origin") is None:
+        return False
+    return not same_origin(headers)
 
 
 def origin_host(origin: str) -> str | None:

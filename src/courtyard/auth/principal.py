@@ -24,12 +24,13 @@ class Principal:
     kind: str = "user"
     token_id: int | None = None
 
-    def may_access_server(self, owner: str) -> bool:
+    def may_access_server(self, owner: str, server: str = "") -> bool:
+        """Whether this caller may open ``owner``'s server ``server`` ("" the default)."""
         if self.scopes is not None:
             return (
                 "access:servers" in self.scopes
                 or f"access:servers!user={owner}" in self.scopes
-                or f"access:servers!server={owner}/" in self.scopes
+                or f"access:servers!server={owner}/{server}" in self.scopes
             )
         return owner == self.name or (self.admin and self.admin_access)
 

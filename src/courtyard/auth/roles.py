@@ -20,6 +20,7 @@ ADMIN_SCOPES = (
     "admin-ui",
     "admin:users",
     "admin:servers",
+    "admin:services",
     "tokens",
     "admin:groups",
     "list:services",

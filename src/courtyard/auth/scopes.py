@@ -48,7 +48,11 @@ SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("admin:server_state", "servers"),
     ),
     "admin:server_state": ("Read and write users' server state.", ()),
-    "servers": ("Start and stop user servers.", ("read:servers", "delete:servers")),
+    "servers": (
+        "Start and stop user servers.",
+        ("read:servers", "start:servers", "delete:servers"),
+    ),
+    "start:servers": ("Start and edit users' servers (JupyterHub 6).", ()),
     "read:servers": ("Read users' names and their server models.", ("read:users:name",)),
     "delete:servers": ("Stop and delete users' servers.", ()),
     "tokens": ("Read, write, create and delete user tokens.", ("read:tokens",)),
@@ -65,12 +69,28 @@ SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "read:groups": ("Read group models.", ("read:groups:name",)),
     "read:groups:name": ("Read group names.", ()),
     "delete:groups": ("Delete groups.", ()),
+    "admin:services": (
+        "Create, read, update, delete services (not those defined in the settings).",
+        ("list:services", "read:services", "read:roles:services"),
+    ),
     "list:services": ("List services, including at least their names.", ("read:services:name",)),
     "read:services": ("Read service models.", ("read:services:name",)),
     "read:services:name": ("Read service names.", ()),
     "read:hub": ("Read detailed information about the Hub.", ()),
     "access:servers": ("Access user servers via API or browser.", ()),
     "access:services": ("Access services via API or browser.", ()),
+    "shares": (
+        "Manage access to shared servers.",
+        ("access:servers", "read:shares", "users:shares", "groups:shares"),
+    ),
+    "read:shares": ("Read information about shared access to servers.", ()),
+    "users:shares": ("Read and revoke a user's access to shared servers.", ("read:users:shares",)),
+    "read:users:shares": ("Read servers shared with a user.", ()),
+    "groups:shares": (
+        "Read and revoke a group's access to shared servers.",
+        ("read:groups:shares",),
+    ),
+    "read:groups:shares": ("Read servers shared with a group.", ()),
     "proxy": ("Read the proxy's routing table.", ()),
     "shutdown": ("Shut down the hub.", ()),
     "read:metrics": ("Read Prometheus metrics.", ()),
@@ -83,6 +103,7 @@ SELF_SCOPES = (
     "users:activity",
     "read:users:activity",
     "servers",
+    "start:servers",
     "delete:servers",
     "read:servers",
     "tokens",
@@ -168,13 +189,16 @@ def exceeding(requested: frozenset[str], owner: frozenset[str]) -> list[str]:
     return sorted(requested - intersect(requested, owner))
 
 
-def allows(scopes: frozenset[str], base: str, user: str | None = None) -> bool:
-    """Whether ``scopes`` grant ``base`` for ``user`` (or unfiltered, when user is None)."""
+def allows(
+    scopes: frozenset[str], base: str, user: str | None = None, server: str = ""
+) -> bool:
+    """Whether ``scopes`` grant ``base`` for ``user`` (or unfiltered, when user is None);
+    a ``!server=`` filter must name ``user``'s server ``server`` ("" the default one)."""
     if base in scopes:
         return True
     if user is None:
         return False
-    return f"{base}!user={user}" in scopes or f"{base}!server={user}/" in scopes
+    return f"{base}!user={user}" in scopes or f"{base}!server={user}/{server}" in scopes
 
 
 def has_any(scopes: frozenset[str], base: str) -> bool:

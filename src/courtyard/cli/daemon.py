@@ -131,7 +131,7 @@ def status_lines(record: HubRecord, users: list[str]) -> list[str]:
         f"Courtyard is running (pid {record.pid}).",
         f"  URL:    {record.url or '(starting)'}",
         f"  Uptime: {describe_duration(time.time() - since)}",
-        f"  Users with running servers: {', '.join(users) if users else 'none'}",
+        f"  Running servers: {', '.join(users) if users else 'none'}",  # alice, alice/torch
     ]
     if record.limits:
         lines.append(f"  Limits: {record.limits}")

@@ -199,6 +199,30 @@ def culler_settings(command: list[Any]) -> dict[str, int] | None:
     return found
 
 
+UNLIMITED_NAMED_SERVERS = 1000  # the most named_servers allows
+
+
+def map_allow_named_servers(conv: Conversion, origin: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        conv.unmapped.append(f"{origin} = {value!r} (expected true or false)")
+        return
+    conv.put("named_servers", UNLIMITED_NAMED_SERVERS if value else 0, origin)
+    if value:
+        conv.notes.append(
+            f"{origin}: JupyterHub allows any number of named servers unless "
+            f"named_server_limit_per_user says otherwise; Courtyard's named_servers is a "
+            f"count (0 = off), set to {UNLIMITED_NAMED_SERVERS} here. Lower it to what one "
+            "person should have."
+        )
+
+
+def map_named_server_limit(conv: Conversion, origin: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        conv.unmapped.append(f"{origin} = {value!r} (expected a count)")
+    elif conv.values.get("named_servers", 0) > 0 and value > 0:
+        conv.put("named_servers", min(value, UNLIMITED_NAMED_SERVERS), origin)
+
+
 AUTH = ("Authenticator", "PAMAuthenticator", "LocalAuthenticator")
 MAPPERS: dict[str, Mapper] = {
     **{f"{s}.admin_users": simple("admin_users", list) for s in AUTH},
@@ -219,6 +243,8 @@ MAPPERS: dict[str, Mapper] = {
     "JupyterHub.spawner_class": map_spawner,
     "JupyterHub.services": map_services,
     "JupyterHub.load_roles": map_roles,
+    "JupyterHub.allow_named_servers": map_allow_named_servers,
+    "JupyterHub.named_server_limit_per_user": map_named_server_limit,
     "Spawner.args": map_args,
     "Spawner.notebook_dir": simple("notebook_dir", str),
     "Spawner.default_url": simple("default_url", str),
@@ -232,7 +258,9 @@ MAPPERS: dict[str, Mapper] = {
     "Spawner.mem_guarantee": map_guarantee,
     "Spawner.cpu_guarantee": map_guarantee,
 }
-ORDER = ("JupyterHub.services",)  # before load_roles: roles of the culler follow it
+# services before load_roles (roles of the culler follow it); allowing named servers before
+# their limit
+ORDER = ("JupyterHub.services", "JupyterHub.allow_named_servers")
 
 
 def convert(values: dict[str, Any]) -> Conversion:

@@ -16,7 +16,9 @@ import math
 import os
 import pwd
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from courtyard.errors import ConfigError
 
@@ -37,16 +39,18 @@ class LimitRule:
     gpus: int = -1
 
 
-@dataclass(frozen=True)
-class LimitProfile:
-    """One ``[[limits.profiles]]`` table: a named size users pick on the spawn form (local
-    spawner); offered to a person only when it fits inside what the rules allow them."""
+class SizedProfile(Protocol):
+    """What limits read of a ``[[profiles]]`` entry (settings.Profile): its resources. An
+    empty ``memory``, a ``cpus`` of 0 and a ``gpus`` of -1 keep the person's allowance."""
 
-    name: str
-    description: str = ""
-    memory: str = ""
-    cpus: float = 0.0
-    gpus: int = -1
+    @property
+    def name(self) -> str: ...
+    @property
+    def memory(self) -> str: ...
+    @property
+    def cpus(self) -> float: ...
+    @property
+    def gpus(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -149,12 +153,6 @@ class LimitSettings:
             "help": "Overrides for some users or groups, as [[limits.rules]] tables (users, groups, memory, cpus, tasks, gpus; see docs/admin.md)."
         },
     )
-    profiles: list[LimitProfile] = field(
-        default_factory=list,
-        metadata={
-            "help": "Resource profiles (name, description, memory, cpus, gpus) users pick on the spawn form, as [[limits.profiles]] tables."
-        },
-    )
 
 
 def check_limit_settings(limits: LimitSettings) -> None:
@@ -174,10 +172,14 @@ def check_limit_settings(limits: LimitSettings) -> None:
             )
         if rule.gpus < -1:
             raise ConfigError(f"setting '{where}.gpus' must be -1 (keep) or more, not {rule.gpus}.")
-    names = [p.name for p in limits.profiles]
-    for i, profile in enumerate(limits.profiles):
-        where = f"limits.profiles[{i}]"
-        if not profile.name or names.count(profile.name) > 1:
+
+
+def check_profiles(profiles: Sequence[SizedProfile]) -> None:
+    """Raise ConfigError naming the key of the first bad name or size in ``[[profiles]]``."""
+    names = [p.name for p in profiles]
+    for i, profile in enumerate(profiles):
+        where = f"profiles[{i}]"
+        if not profile.name or profile.name in names[:i]:
             raise ConfigError(f"setting '{where}.name' must be a unique, non-empty name.")
         if profile.memory:
             parse_size(profile.memory, f"{where}.memory")
@@ -203,9 +205,9 @@ def allowance_for(limits: LimitSettings, user: str, groups: set[str]) -> Allowan
     return Allowance(memory, cpus, tasks, gpus)
 
 
-def fits(profile: LimitProfile, allowed: Allowance) -> bool:
+def fits(profile: SizedProfile, allowed: Allowance) -> bool:
     """Whether ``profile`` asks for no more than ``allowed``."""
-    memory = parse_size(profile.memory, "limits.profiles.memory") if profile.memory else None
+    memory = parse_size(profile.memory, "profiles.memory") if profile.memory else None
     if memory is not None and allowed.memory is not None and memory > allowed.memory:
         return False
     if profile.memory and memory is None and allowed.memory is not None:
@@ -215,13 +217,13 @@ def fits(profile: LimitProfile, allowed: Allowance) -> bool:
     return profile.gpus <= allowed.gpus
 
 
-def apply_profile(allowed: Allowance, profile: LimitProfile | None) -> Allowance:
+def apply_profile(allowed: Allowance, profile: SizedProfile | None) -> Allowance:
     """The limits of a server started with ``profile`` (None: the allowance itself)."""
     if profile is None:
         return allowed
     memory = allowed.memory
     if profile.memory:
-        memory = parse_size(profile.memory, "limits.profiles.memory")
+        memory = parse_size(profile.memory, "profiles.memory")
     return Allowance(
         memory=memory,
         cpus=profile.cpus or allowed.cpus,
@@ -230,23 +232,19 @@ def apply_profile(allowed: Allowance, profile: LimitProfile | None) -> Allowance
     )
 
 
-def profiles_for(limits: LimitSettings, allowed: Allowance) -> list[LimitProfile]:
-    return [p for p in limits.profiles if fits(p, allowed)]
+def sized(profile: SizedProfile) -> bool:
+    """Whether ``profile`` asks for any resources of its own."""
+    return bool(profile.memory or profile.cpus or profile.gpus >= 0)
 
 
-def find_profile(limits: LimitSettings, name: str) -> LimitProfile | None:
-    return next((p for p in limits.profiles if p.name == name), None)
-
-
-def configured(limits: LimitSettings) -> bool:
+def configured(limits: LimitSettings, profiles: Sequence[SizedProfile] = ()) -> bool:
     """Whether the admin asked for any limit (without any, servers start as before)."""
-    return bool(
+    return any(sized(p) for p in profiles) or bool(
         limits.memory
         or limits.cpus
         or limits.tasks
         or limits.gpus
         or limits.rules
-        or limits.profiles
         or limits.gpu_devices
     )
 
@@ -266,8 +264,12 @@ def unix_groups(user: str) -> set[str]:
     return names
 
 
-def offered_to(limits: LimitSettings, user: str) -> list[LimitProfile]:
+P = TypeVar("P", bound=SizedProfile)
+
+
+def offered_to(limits: LimitSettings, profiles: Sequence[P], user: str) -> list[P]:
     """The profiles ``user`` may pick: those that fit what the rules allow them."""
-    if not limits.profiles:
-        return []
-    return profiles_for(limits, allowance_for(limits, user, unix_groups(user)))
+    if not any(sized(p) for p in profiles):
+        return list(profiles)
+    allowed = allowance_for(limits, user, unix_groups(user))
+    return [p for p in profiles if fits(p, allowed)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from courtyard.config.limits import check_limit_settings
+from courtyard.config.limits import check_limit_settings, check_profiles
 from courtyard.config.settings import Settings, running_as_root
 from courtyard.errors import ConfigError
 
@@ -134,11 +134,17 @@ def all_keys() -> dict[str, tuple[type, dataclasses.Field[Any]]]:
     return keys
 
 
+# Variables of scripts/run and scripts/test (which venv to use), not settings.
+SCRIPT_VARIABLES = frozenset({ENV_PREFIX + "VENV", ENV_PREFIX + "SCRIPT"})
+
+
 def env_values(environ: Mapping[str, str]) -> dict[str, str]:
     by_env = {ENV_PREFIX + k.replace(".", "_").upper(): k for k in all_keys()}
     out = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name.startswith(ENV_PREFIX + "TEST_"):
+            continue
+        if name in SCRIPT_VARIABLES:
             continue
         if name not in by_env:
             raise ConfigError(f"unknown environment variable {name}{suggestion(name, by_env)}")
@@ -189,6 +195,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
     values = converted
     settings: Settings = construct(Settings, values, "")
     check_limit_settings(settings.limits)
+    check_profiles(settings.profiles)
     return settings
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from courtyard.config.limits import LimitProfile, LimitSettings, offered_to
+from courtyard.config.limits import LimitSettings, offered_to
 from courtyard.config.tables import RoleConfig, ServiceConfig
 
 AuthKind = Literal["system", "local"]
@@ -84,6 +84,29 @@ class SlurmProfile:
     account: str = ""
     qos: str = ""
     extra_directives: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One ``[[profiles]]`` table: an environment and a size people may start a server in
+    (local spawner; see docs/admin.md, "Named servers and environments" and "Resource
+    limits").
+
+    ``python`` is an interpreter path (``~/`` is the person's home, so "the user's own env at
+    ~/envs/x" is ``python = "~/envs/x/bin/python"``); ``conda_env`` names a conda environment
+    looked up in ``conda_dirs`` (the person's ``~/.conda/envs`` included). Both empty: the
+    hub's ``python``. ``memory``, ``cpus`` and ``gpus`` size the server within ``[limits]``:
+    a profile is offered only to people whose rules allow that much; empty, 0 and -1 keep
+    what the rules give them.
+    """
+
+    name: str
+    description: str = ""
+    python: str = ""
+    conda_env: str = ""
+    memory: str = ""
+    cpus: float = 0.0
+    gpus: int = -1
 
 
 @dataclass(frozen=True)
@@ -200,6 +223,24 @@ class Settings:
     stop_grace: float = setting(
         10.0, "Seconds between SIGTERM and SIGKILL when stopping a server.", min=0
     )
+    named_servers: int = setting(
+        0,
+        "Named servers each person may have besides their default one (/user/<name>/<server>/). 0: named servers are off.",
+        min=0,
+        max=1000,
+    )
+    profiles: list[Profile] = setting(
+        [],
+        "Environments and sizes people start servers in, as [[profiles]] tables (name, description, python or conda_env, memory, cpus, gpus; local spawner). Empty: the hub's python and the [limits] allowance, no choice.",
+    )
+    conda_dirs: list[str] = setting(
+        ["~/.conda/envs", "~/miniconda3/envs", "~/anaconda3/envs", "~/miniforge3/envs", "/opt/conda/envs"],
+        "Directories searched for a profile's conda_env and for kernels_from_conda; ~ is the person's home.",
+    )
+    kernels_from_conda: bool = setting(
+        False,
+        "Offer each person's conda environments that have ipykernel as kernels in all their servers (no nb_conda_kernels needed).",
+    )
     # pages
     language: str = setting(
         "en",
@@ -241,12 +282,20 @@ class Settings:
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.resolved_state_dir() / 'courtyard.sqlite'}"
 
-    def offered_profiles(self, user: str | None = None) -> list[SlurmProfile] | list[LimitProfile]:
-        """The resource profiles users choose from: the Slurm spawner's, or the local one's
-        ``[[limits.profiles]]`` (to ``user``: only those that fit what their rules allow)."""
+    def offered_profiles(self, user: str | None = None) -> list[SlurmProfile] | list[Profile]:
+        """The profiles people choose from: the Slurm spawner's resource profiles, or the
+        local spawner's ``[[profiles]]`` (to ``user``: only those that fit what their
+        ``[limits]`` rules allow)."""
         if self.spawner == "slurm":
             return list(self.slurm.profiles)
-        return list(self.limits.profiles) if user is None else offered_to(self.limits, user)
+        return list(self.profiles) if user is None else offered_to(self.limits, self.profiles, user)
+
+    def local_profile(self, name: str) -> Profile | None:
+        """The ``[[profiles]]`` entry ``name`` ("" picks the first, if any)."""
+        for profile in self.profiles:
+            if profile.name == name or not name:
+                return profile
+        return None
 
     def resolved_workers(self) -> int:
         return self.workers or len(os.sched_getaffinity(0))

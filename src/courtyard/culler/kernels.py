@@ -28,7 +28,7 @@ async def busy_kernels(route: Route, timeout: float = PROBE_TIMEOUT) -> int:
     else:
         connector = aiohttp.TCPConnector()
         host = f"{endpoint.host}:{endpoint.port}"
-    url = f"http://{host}{base_url_for(route.user)}api/kernels"
+    url = f"http://{host}{base_url_for(route.user, route.server)}api/kernels"
     headers = {SECRET_HEADER: route.secret, USER_HEADER: route.user}
     try:
         async with (

@@ -71,7 +71,7 @@ class Culler:
     # ---- what pages ask ---------------------------------------------------------------
 
     def observe(self, route: Route, now: float) -> Observation:
-        record = self.store.get_server(route.user)
+        record = self.store.get_server(route.user, route.server)
         stored = epoch(record.last_activity) if record else None
         user = self.store.get_user(route.user)
         return Observation(
@@ -82,30 +82,30 @@ class Culler:
             activity_kind=route.activity_kind,
         )
 
-    def status(self, user: str) -> Decision | None:
+    def status(self, user: str, server: str = "") -> Decision | None:
         """The decision for ``user``'s running server now (no kernel probe), or None."""
-        route = self.routes.get(user)
+        route = self.routes.get(user, server)
         if route is None:
             return None
         now = self.clock()
         return decide(self.observe(route, now), self.settings, now)
 
-    def seconds_left(self, user: str) -> float | None:
+    def seconds_left(self, user: str, server: str = "") -> float | None:
         """Seconds until ``user``'s server would be culled; None: not running or never."""
-        route = self.routes.get(user)
+        route = self.routes.get(user, server)
         if route is None:
             return None
         now = self.clock()
         return time_until_cull(self.observe(route, now), self.settings, now)
 
-    def keep(self, user: str) -> bool:
+    def keep(self, user: str, server: str = "") -> bool:
         """The user asked to keep their server: that is activity now."""
-        route = self.routes.get(user)
+        route = self.routes.get(user, server)
         if route is None:
             return False
         route.touch(self.clock(), "keep my server")
-        self._warned.pop(user, None)
-        log.info("%s asked to keep their server", user)
+        self._warned.pop(route.key, None)
+        log.info("%s asked to keep their server %s", user, route.key)
         return True
 
     # ---- the loop -----------------------------------------------------------------------
@@ -139,7 +139,7 @@ class Culler:
         decisions = []
         for route in self.routes:
             decision = await self._decide(route)
-            decisions.append((route.user, decision))
+            decisions.append((route.key, decision))
             await self._act(route, decision)
         if self.delete_accounts and self.settings.users > 0:
             self._expire_accounts()
@@ -161,22 +161,23 @@ class Culler:
         return decide(replace(observation, busy=True, last_activity=now), self.settings, now)
 
     async def _act(self, route: Route, decision: Decision) -> None:
-        user = route.user
-        if decision.action == "warn" and self._warned.get(user) != decision.cull_at:
-            self._warned[user] = decision.cull_at or 0.0
+        key = route.key
+        what = f"{route.user}'s server" + (f" {route.server!r}" if route.server else "")
+        if decision.action == "warn" and self._warned.get(key) != decision.cull_at:
+            self._warned[key] = decision.cull_at or 0.0
             left = (decision.cull_at or 0.0) - self.clock()
-            log.info("%s's server will be culled in %d s (%s)", user, left, decision.reason)
-        if decision.action != "cull" or self.routes.get(user) is not route:
+            log.info("%s will be culled in %d s (%s)", what, left, decision.reason)
+        if decision.action != "cull" or self.routes.get_key(key) is not route:
             return
-        self._warned.pop(user, None)
+        self._warned.pop(key, None)
         log.warning(
-            "culling %s's server: %s; last activity %s ago (%s)",
-            user,
+            "culling %s: %s; last activity %s ago (%s)",
+            what,
             "max_age reached" if decision.reason == "max_age" else "idle",
             f"{decision.idle_for:.0f} s",
             route.activity_kind,
         )
-        await self.servers.stop(user, reason=decision.reason)
+        await self.servers.stop(route.user, reason=decision.reason, server=route.server)
 
     def _expire_accounts(self) -> None:
         now = self.clock()
@@ -184,7 +185,7 @@ class Culler:
             expired = account_expired(
                 epoch(user.last_activity),
                 epoch(user.created) or now,
-                has_server=self.routes.get(user.name) is not None,
+                has_server=any(r.user == user.name for r in self.routes),
                 admin=user.admin or user.name in self.admin_users,
                 settings=self.settings,
                 now=now,

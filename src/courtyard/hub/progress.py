@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 from typing import Any
 
 from courtyard.spawners.base import Progress
 
 Event = dict[str, Any]
+
+
+def ready_event(url: str) -> Event:
+    """JupyterHub's last event of a start: ``url`` is the server's root (``/user/<name>/``)."""
+    return {
+        "progress": 100,
+        "ready": True,
+        "message": f"Server ready at {url}",
+        "html_message": f'Server ready at <a href="{html.escape(url)}">{html.escape(url)}</a>',
+        "url": url,
+    }
 
 
 class ProgressLog:
@@ -23,8 +35,14 @@ class ProgressLog:
         self._append({"progress": progress.percent, "message": progress.message})
 
     def ready(self, url: str) -> None:
-        self._append({"progress": 100, "ready": True, "message": "Server ready", "url": url})
+        self._append(ready_event(url))
         self.finished = True
+
+    @property
+    def failure(self) -> Event | None:
+        """The last event, when the start it follows failed."""
+        last = self._events[-1] if self._events else None
+        return last if last is not None and last.get("failed") else None
 
     def failed(self, message: str) -> None:
         self._append({"progress": 100, "failed": True, "message": message})

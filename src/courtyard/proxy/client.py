@@ -5,6 +5,11 @@ Requests are answered strictly in order: each parsed request becomes an Exchange
 pauses once a second request is queued or a waiting body passes 1 MiB). Framing errors answer
 400 (431/414 for oversized heads), in order, and close the connection.
 
+A refused request (400/414/431) closes as nginx does, "lingering": the answer is written, the
+sending side shut down, and what the client still sends is read and dropped for at most
+``linger_timeout`` / ``linger_bytes`` before the socket closes - closing with unread input
+would make the kernel send a reset, and the client would never read the answer.
+
 Timeouts: a request head must be complete ``header_timeout`` after it starts (or after the
 connection opens); an idle keep-alive connection closes after ``keepalive_timeout``.
 """
@@ -27,7 +32,7 @@ from courtyard.proxy.heads import (
 )
 from courtyard.proxy.upstream import UpstreamConnection
 
-_HTTP, _REJECTED, _UPGRADING, _PIPE, _CLOSED = range(5)
+_HTTP, _REJECTED, _UPGRADING, _PIPE, _CLOSED, _LINGERING = range(6)
 _PAUSE_UPSTREAM, _PAUSE_PENDING, _PAUSE_STOP = 1, 2, 4
 
 
@@ -41,9 +46,11 @@ class ClientConnection(asyncio.Protocol):
     __slots__ = (
         "ctx",
         "deadline",
+        "eof",
         "forwarded",
         "head_bytes",
         "in_head",
+        "linger_left",
         "out",
         "parser",
         "parsing",
@@ -71,6 +78,8 @@ class ClientConnection(asyncio.Protocol):
         self.pipe: UpstreamConnection | None = None
         self.forwarded = b""
         self.out: list[bytes] | None = None
+        self.eof = False
+        self.linger_left = 0
         self.deadline = Deadline(ctx.loop, self._timed_out)
 
     # -- transport events
@@ -93,6 +102,11 @@ class ClientConnection(asyncio.Protocol):
             assert self.pipe is not None
             self.pipe.write(data)
             self.queue[0].pipe_from_client(data)
+            return
+        if state == _LINGERING:
+            self.linger_left -= len(data)
+            if self.linger_left < 0:
+                self.close()
             return
         if state == _UPGRADING:
             self.tail += data
@@ -120,6 +134,9 @@ class ClientConnection(asyncio.Protocol):
             self._reject(431)
 
     def eof_received(self) -> bool:
+        self.eof = True
+        if self.state == _LINGERING:
+            return False  # drained: the transport closes
         if self.queue and self.state != _PIPE:
             self.state = _REJECTED if self.state == _HTTP else self.state
             return True  # answer what was asked, then close
@@ -166,7 +183,10 @@ class ClientConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self.parsing is not None
         facts = self.parsing.facts
-        facts.size += len(name) + len(value) + 4
+        line = len(name) + len(value) + 4
+        if line > self.ctx.limits.max_header_line:
+            raise _Reject(431)
+        facts.size += line
         low = name.lower()
         if low in WATCHED_REQUEST:
             note_request_header(facts, low, name, value)  # FramingError: a 400
@@ -211,7 +231,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.queue.popleft()
         if not keep_alive or self.state not in (_HTTP, _UPGRADING):
-            self.close()
+            self._linger() if self.state == _REJECTED else self.close()
             return
         if self.queue:
             self.queue[0].start()
@@ -275,6 +295,20 @@ class ClientConnection(asyncio.Protocol):
             self.close()
 
     # -- internals
+    def _linger(self) -> None:
+        """Answered a refusal: shut down writing, drain the client's input briefly, close."""
+        self.uncork()
+        transport = self.transport
+        if self.eof or transport is None or transport.is_closing() or not transport.can_write_eof():
+            self.close()
+            return
+        transport.write_eof()
+        self.state = _LINGERING
+        self.linger_left = self.ctx.limits.linger_bytes
+        self.deadline.arm(self.ctx.limits.linger_timeout)
+        self.paused = 0
+        transport.resume_reading()
+
     def _reject(self, status: int) -> None:
         self.state = _REJECTED
         self._pause(_PAUSE_STOP)
@@ -306,5 +340,7 @@ class ClientConnection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _timed_out(self) -> None:
-        if self.state == _HTTP and not self.queue:
+        if self.state == _LINGERING:
+            self.close()
+        elif self.state == _HTTP and not self.queue:
             self.abort()

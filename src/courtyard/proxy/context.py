@@ -80,10 +80,11 @@ class ProxyContext:
         more = f" (and {skipped} times more since it was last logged)" if skipped else ""
         self.log.warning("upstream %s: %s%s", where, why, more)
 
-    def upstream_gone(self, user: str) -> None:
+    def upstream_gone(self, key: str) -> None:
+        """A server (by route key) refused or vanished."""
         if self.on_upstream_gone is None:
             return
         try:
-            self.on_upstream_gone(user)
+            self.on_upstream_gone(key)
         except Exception:
-            self.log.exception("on_upstream_gone(%r) failed", user)
+            self.log.exception("on_upstream_gone(%r) failed", key)

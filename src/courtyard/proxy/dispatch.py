@@ -1,6 +1,7 @@
 """Where one request goes: the path rules, the route table, the caller's identity.
 
-A request for ``/user/<name>/...`` goes to that user's server only when the route exists and
+A request for ``/user/<name>/...`` (or ``/user/<name>/<server>/...``, a named server) goes to
+that server only when the route exists and
 the gate says the caller may open it; everything else goes to the control plane, which answers
 (a login page, a spawn page, a 404). The lines the proxy injects are built here: the client's
 address and scheme always, and the route's secret and the caller's name for a user's server.
@@ -13,7 +14,12 @@ import time
 from courtyard.auth.principal import Principal
 from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.heads import RequestFacts, drop_hub_credentials
-from courtyard.proxy.paths import is_safe_path, split_target, user_from_path
+from courtyard.proxy.paths import (
+    is_hub_api_path,
+    is_safe_path,
+    split_target,
+    user_and_segment,
+)
 from courtyard.proxy.routes import Route
 from courtyard.spawners.base import Endpoint
 
@@ -25,16 +31,19 @@ def choose_upstream(
 ) -> Destination | None:
     """Where the request goes, or None when its path is refused (a 400)."""
     path = split_target(url)
-    if not is_safe_path(path):
+    safe = is_safe_path(path)
+    if not safe and not is_hub_api_path(path):
         return None
     if facts.host is not None:
         forwarded += b"X-Forwarded-Host: %b\r\n" % facts.host
-    user = user_from_path(path)
-    route = None if user is None else ctx.routes.get(user)
+    if not safe:
+        return ctx.hub, None, forwarded
+    named = user_and_segment(path)
+    route = None if named is None else ctx.routes.lookup(*named)
     if route is None:
         return ctx.hub, None, forwarded
     principal = identify(ctx, facts)
-    if principal is None or not principal.may_access_server(route.user):
+    if principal is None or not principal.may_access_server(route.user, route.server):
         return ctx.hub, None, forwarded
     if principal.name != route.user:
         ctx.note_admin_access(principal.name, route.user)

@@ -146,7 +146,7 @@ class Exchange:
         except (ConnectionRefusedError, FileNotFoundError) as exc:
             self.connecting = None
             if self.route is not None and not self.done:
-                self.ctx.upstream_gone(self.route.user)
+                self.ctx.upstream_gone(self.route.key)
             self.fail(502, f"cannot connect: {exc.strerror or exc!r}")
             return
         except asyncio.TimeoutError:
@@ -377,4 +377,4 @@ class Exchange:
 
     def _describe(self) -> str:
         where = self.endpoint.describe() if self.endpoint else "?"
-        return where if self.route is None else f"{where} (server of {self.route.user})"
+        return where if self.route is None else f"{where} (server {self.route.key})"

@@ -175,7 +175,7 @@ class ProxyWorker:
         elif op == "activity":
             self.fleet.merge(message.get("stamps", {}))
         elif op == "gone":
-            self.fleet.upstream_gone(str(message["user"]))
+            self.fleet.upstream_gone(str(message["key"]))
 
     async def relay_output(self, stream: asyncio.StreamReader) -> None:
         """The worker logs to stderr as ``LEVEL name: message``; log it here, marked."""
@@ -249,8 +249,8 @@ class WorkerFleet:
     def route_added(self, route: Route) -> None:
         self.broadcast(wire.route_message(route))
 
-    def route_removed(self, user: str) -> None:
-        self.broadcast({"op": "unroute", "user": user})
+    def route_removed(self, key: str) -> None:
+        self.broadcast({"op": "unroute", "key": key})
 
     def auth_changed(self, services: dict[str, str]) -> None:
         self.broadcast({"op": "flush", "services": services})
@@ -261,14 +261,14 @@ class WorkerFleet:
 
     # -- what the workers report
     def merge(self, stamps: dict[str, list[Any]]) -> None:
-        for user, (last_activity, kind, last_traffic) in stamps.items():
-            route = self.routes.get(user)
+        for key, (last_activity, kind, last_traffic) in stamps.items():
+            route = self.routes.get_key(key)
             if route is not None:
                 wire.merge_stamp(route, (float(last_activity), str(kind), float(last_traffic)))
 
-    def upstream_gone(self, user: str) -> None:
+    def upstream_gone(self, key: str) -> None:
         if self.on_upstream_gone is not None:
-            self.on_upstream_gone(user)
+            self.on_upstream_gone(key)
 
     def stats(self) -> list[dict[str, int | None]]:
         return [

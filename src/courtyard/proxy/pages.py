@@ -22,8 +22,12 @@ REASONS = {
 MESSAGES = {
     400: "The request was malformed or used an ambiguous path or framing.",
     405: "This method is not supported here.",
-    414: "The request line is too long.",
-    431: "The request headers are too large.",
+    414: "The address is too long (at most 16 KiB).",
+    431: (
+        "The request's headers are too large: the hub accepts 16 KiB per header line and "
+        "64 KiB in all. Too many cookies for this site is the usual cause; clear them and "
+        "try again."
+    ),
     502: "The server behind this address did not answer. It may have stopped; try again.",
     503: "The hub is shutting down. Try again in a moment.",
     504: "The server behind this address took too long to answer.",

@@ -2,7 +2,9 @@
 
 The rule is deliberately blunt: a path with a dot segment (raw or percent-encoded), an encoded
 slash or backslash, a raw backslash, or a leading ``//`` is refused outright (400). Nothing is
-normalised, so what we route on is exactly what the upstream receives.
+normalised, so what we route on is exactly what the upstream receives. The one exception is
+the hub's own API: an encoded slash or backslash there is a name's character (a group called
+``a\\b``), so ``/hub/api/`` paths with no other trick go to the hub, which answers in JSON.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ def is_safe_path(path: bytes) -> bool:
     return all(segment not in (b".", b"..") for segment in path.split(b"/"))
 
 
+def is_hub_api_path(path: bytes) -> bool:
+    """A ``/hub/api/`` path whose only oddity is an encoded slash or backslash."""
+    if not path.startswith(b"/hub/api/"):
+        return False
+    low = path.lower()
+    return is_safe_path(low.replace(b"%2f", b"%20").replace(b"%5c", b"%20"))
+
+
 def user_from_path(path: bytes) -> str | None:
     """``/user/<name>`` or ``/user/<name>/...`` -> name (case-sensitive); else None."""
     if not path.startswith(USER_PREFIX):
@@ -43,3 +53,20 @@ def user_from_path(path: bytes) -> str | None:
         return name.decode("ascii")
     except UnicodeDecodeError:
         return None
+
+
+def user_and_segment(path: bytes) -> tuple[str, str | None] | None:
+    """``/user/<name>/<segment>/...`` -> (name, segment); the segment (None when absent) may
+    name one of the user's named servers (routes.RouteTable.lookup decides)."""
+    name = user_from_path(path)
+    if name is None:
+        return None
+    start = len(USER_PREFIX) + len(name) + 1
+    end = path.find(b"/", start)
+    segment = path[start:] if end < 0 else path[start:end]
+    if not segment:
+        return name, None
+    try:
+        return name, segment.decode("ascii")
+    except UnicodeDecodeError:
+        return name, None

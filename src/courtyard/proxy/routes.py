@@ -1,4 +1,5 @@
-"""The route table: which user's server answers under /user/<name>/.
+"""The route table: which server answers under /user/<name>/ (the default server) and
+/user/<name>/<server>/ (a named one).
 
 Lookups are one dict access, whatever the number of routes; no I/O happens here.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from courtyard.spawners.base import Endpoint
+from courtyard.store.records import server_key
 
 
 @dataclass(eq=False)
@@ -28,6 +30,12 @@ class Route:
     last_activity: float = field(default_factory=time.time)
     activity_kind: str = "start"
     last_traffic: float = field(default_factory=time.time)
+    server: str = ""  # "" for the user's default server
+
+    @property
+    def key(self) -> str:
+        """``alice`` or ``alice/torch``: the route's name in the table and on the wire."""
+        return server_key(self.user, self.server)
 
     def touch(self, now: float | None = None, kind: str = "activity") -> None:
         """Record a person's activity (``kind``: a short label for logs)."""
@@ -40,29 +48,45 @@ class RouteWatcher(Protocol):
 
     def route_added(self, route: Route) -> None: ...
 
-    def route_removed(self, user: str) -> None: ...
+    def route_removed(self, key: str) -> None: ...
 
 
 class RouteTable:
-    """Routes by user name. The hub adds and removes; the proxy looks up and touches."""
+    """Routes by server key (records.server_key). The hub adds and removes; the proxy looks
+    up and touches."""
 
     def __init__(self) -> None:
         self._routes: dict[str, Route] = {}
         self.watchers: list[RouteWatcher] = []
 
     def add(self, route: Route) -> None:
-        self._routes[route.user] = route
+        self._routes[route.key] = route
         for watcher in self.watchers:
             watcher.route_added(route)
 
-    def remove(self, user: str) -> Route | None:
-        route = self._routes.pop(user, None)
+    def remove(self, user: str, server: str = "") -> Route | None:
+        return self.remove_key(server_key(user, server))
+
+    def remove_key(self, key: str) -> Route | None:
+        route = self._routes.pop(key, None)
         if route is not None:
             for watcher in self.watchers:
-                watcher.route_removed(user)
+                watcher.route_removed(key)
         return route
 
-    def get(self, user: str) -> Route | None:
+    def get(self, user: str, server: str = "") -> Route | None:
+        return self._routes.get(server_key(user, server))
+
+    def get_key(self, key: str) -> Route | None:
+        return self._routes.get(key)
+
+    def lookup(self, user: str, segment: str | None) -> Route | None:
+        """The route a ``/user/<user>/<segment>/...`` path goes to: the named server
+        ``segment`` when it runs, else the default server (JupyterHub's longest prefix)."""
+        if segment:
+            named = self._routes.get(f"{user}/{segment}")
+            if named is not None:
+                return named
         return self._routes.get(user)
 
     def __len__(self) -> int:

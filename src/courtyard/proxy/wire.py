@@ -3,14 +3,14 @@ made for each worker (nothing on the filesystem, nothing another process can con
 
 hub -> worker
     ``init``     settings, the session key, cookie name, control socket, service token hashes
-    ``route``    a user's route (added or replaced); the table's snapshot is sent this way too
-    ``unroute``  a user's route is gone
+    ``route``    a server's route (added or replaced); the table's snapshot is sent this way too
+    ``unroute``  a server's route is gone (by its key: ``alice`` or ``alice/torch``)
     ``flush``    logins, tokens or roles changed: drop cached identities (and the service tokens)
 worker -> hub
     ``ready``    listening; ``accepted`` connections so far
-    ``activity`` per user, the newest (last_activity, kind, last_traffic) since the last report,
-                 plus the worker's connection counts
-    ``gone``     a user's server refused or vanished (the hub checks on it)
+    ``activity`` per server key, the newest (last_activity, kind, last_traffic) since the last
+                 report, plus the worker's connection counts
+    ``gone``     a server (by key) refused or vanished (the hub checks on it)
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def route_message(route: Route) -> Message:
     return {
         "op": "route",
         "user": route.user,
+        "server": route.server,
         "endpoint": route.endpoint.to_dict(),
         "secret": route.secret,
         "last_activity": route.last_activity,
@@ -57,6 +58,7 @@ def route_from_message(message: Message) -> Route:
         last_activity=message["last_activity"],
         activity_kind=message["activity_kind"],
         last_traffic=message["last_traffic"],
+        server=message.get("server", ""),
     )
 
 
@@ -74,22 +76,23 @@ def merge_stamp(route: Route, stamp: Stamp) -> None:
 
 
 class StampLedger:
-    """What a worker last reported per user, so each report carries only what moved."""
+    """What a worker last reported per server (by route key), so each report carries only
+    what moved."""
 
     def __init__(self) -> None:
         self.sent: dict[str, tuple[float, float]] = {}
 
     def seen(self, route: Route) -> None:
-        self.sent[route.user] = (route.last_activity, route.last_traffic)
+        self.sent[route.key] = (route.last_activity, route.last_traffic)
 
-    def forget(self, user: str) -> None:
-        self.sent.pop(user, None)
+    def forget(self, key: str) -> None:
+        self.sent.pop(key, None)
 
     def changes(self, routes: Iterable[Route]) -> dict[str, Stamp]:
         out: dict[str, Stamp] = {}
         for route in routes:
             now = (route.last_activity, route.last_traffic)
-            if self.sent.get(route.user) != now:
-                self.sent[route.user] = now
-                out[route.user] = (route.last_activity, route.activity_kind, route.last_traffic)
+            if self.sent.get(route.key) != now:
+                self.sent[route.key] = now
+                out[route.key] = (route.last_activity, route.activity_kind, route.last_traffic)
         return out

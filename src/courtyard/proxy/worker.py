@@ -64,8 +64,8 @@ class HubLink:
         if not self.writer.is_closing():
             self.writer.write(wire.encode(message))
 
-    def gone(self, user: str) -> None:
-        self.send({"op": "gone", "user": user})
+    def gone(self, key: str) -> None:
+        self.send({"op": "gone", "key": key})
 
     def apply(self, message: wire.Message) -> None:
         op = message["op"]
@@ -74,8 +74,8 @@ class HubLink:
             self.routes.add(route)
             self.ledger.seen(route)
         elif op == "unroute":
-            self.routes.remove(message["user"])
-            self.ledger.forget(message["user"])
+            self.routes.remove_key(message["key"])
+            self.ledger.forget(message["key"])
         elif op == "flush":
             self.flush(message["services"])
         else:

@@ -19,6 +19,8 @@ EXIT_BAD_ENVIRONMENT = 78  # EX_CONFIG: started without the secret
 MESSAGE_PREFIX = "courtyard-singleuser:"
 
 
-def base_url_for(name: str) -> str:
-    """The URL prefix of a user's server; the proxy routes the same prefix."""
-    return f"/user/{quote(name, safe='@~')}/"
+def base_url_for(name: str, server: str = "") -> str:
+    """The URL prefix of a user's server (``server``: a named one); the proxy routes the
+    same prefix."""
+    base = f"/user/{quote(name, safe='@~')}/"
+    return f"{base}{quote(server, safe='')}/" if server else base

@@ -48,13 +48,14 @@ class LaunchOptions:
     notebook_dir: str
     default_url: str = "/lab"
     extra_args: tuple[str, ...] = ()
+    server: str = ""  # a named server's name; "" for the default server
 
 
 def build_argv(options: LaunchOptions, *, as_root: bool, lab: bool = False) -> list[str]:
     """The jupyter_server command line for these options (no secret in it, ever); with
     ``lab``, JupyterLab also loads Courtyard's own extensions from this package."""
     argv = [
-        f"--ServerApp.base_url={base_url_for(options.name)}",
+        f"--ServerApp.base_url={base_url_for(options.name, options.server)}",
         f"--ServerApp.sock={options.sock}",
         "--ServerApp.sock_mode=0600",
         "--ServerApp.open_browser=False",
@@ -84,8 +85,11 @@ def parse_args(argv: Sequence[str]) -> LaunchOptions:
     parser.add_argument("--sock", required=True, help="unix socket to listen on")
     parser.add_argument("--notebook-dir", required=True, help="root directory of the server")
     parser.add_argument("--default-url", default="/lab", help="page users land on")
+    parser.add_argument("--server", default="", help="the named server's name (default: none)")
     args = parser.parse_args(ours)
-    return LaunchOptions(args.name, args.sock, args.notebook_dir, args.default_url, extra)
+    return LaunchOptions(
+        args.name, args.sock, args.notebook_dir, args.default_url, extra, args.server
+    )
 
 
 def split_extra_args(argv: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:

@@ -6,7 +6,14 @@ Layout (the hub runs as root, or as the researcher's own account)::
     <runtime_dir>/<user>/        0700, the user's      (nobody else may enter)
         server.sock              0600, the user's      (made by jupyter_server)
         jupyter/                 JUPYTER_RUNTIME_DIR  (kernel connection files)
+        kernels/                 on JUPYTER_PATH with kernels_from_conda (conda kernelspecs)
+    <runtime_dir>/<user>@<server>/   the same, for the named server <server>
+    <runtime_dir>/shim/          0755, the hub's       (courtyard.singleuser for environments)
     <log_dir>/<user>.log         0600, the hub's       (server output, appended)
+    <log_dir>/<user>@<server>.log
+
+User names never contain "@" (auth/credentials.py) and server names never contain "/", so
+these names cannot collide.
 """
 
 from __future__ import annotations
@@ -33,8 +40,13 @@ def check_name(user: str) -> None:
         raise SpawnError(f"{user!r} cannot name a server directory.", detail="bad user name")
 
 
-def socket_path_for(runtime_dir: Path, user: str) -> Path:
-    return runtime_dir / user / "server.sock"
+def dir_name(user: str, server: str = "") -> str:
+    """``alice`` or ``alice@torch``: the server's directory and log file name."""
+    return f"{user}@{server}" if server else user
+
+
+def socket_path_for(runtime_dir: Path, user: str, server: str = "") -> Path:
+    return runtime_dir / dir_name(user, server) / "server.sock"
 
 
 def check_socket_path(path: Path) -> None:
@@ -47,13 +59,17 @@ def check_socket_path(path: Path) -> None:
         )
 
 
-def prepare_server_dir(runtime_dir: Path, user: str, target: TargetUser) -> Path:
-    """Make ``<runtime_dir>`` (0711) and a fresh-enough ``<runtime_dir>/<user>`` (0700, theirs)."""
+def prepare_server_dir(
+    runtime_dir: Path, user: str, target: TargetUser, server: str = ""
+) -> Path:
+    """Make ``<runtime_dir>`` (0711) and a fresh-enough ``<runtime_dir>/<user>`` (0700,
+    theirs; ``<user>@<server>`` for a named server)."""
     runtime_dir.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         os.chown(runtime_dir, 0, 0)
     os.chmod(runtime_dir, 0o711)  # noqa: S103 - others may pass through, not list
-    blocked = first_unsearchable_dir(str(runtime_dir / user), target)
+    server_dir = runtime_dir / dir_name(user, server)
+    blocked = first_unsearchable_dir(str(server_dir), target)
     if blocked is not None:
         raise SpawnError(
             f"User {target.name!r} may not enter {blocked!r}, so their server cannot create "
@@ -61,14 +77,13 @@ def prepare_server_dir(runtime_dir: Path, user: str, target: TargetUser) -> Path
             f"state_dir.",
             detail=f"{blocked!r} not searchable by uid {target.uid}",
         )
-    server_dir = runtime_dir / user
     if server_dir.is_symlink() or (server_dir.exists() and not server_dir.is_dir()):
         server_dir.unlink()
     server_dir.mkdir(mode=0o700, exist_ok=True)
     if os.geteuid() == 0:
         os.chown(server_dir, target.uid, target.gid)
     os.chmod(server_dir, 0o700)
-    remove_stale_socket(socket_path_for(runtime_dir, user))
+    remove_stale_socket(socket_path_for(runtime_dir, user, server))
     return server_dir
 
 
@@ -80,11 +95,16 @@ def remove_stale_socket(path: Path) -> None:
         return
 
 
-def open_log(log_dir: Path, user: str) -> int:
-    """Open ``<log_dir>/<user>.log`` for appending (0600); the caller closes the fd."""
+def log_path_for(log_dir: Path, user: str, server: str = "") -> Path:
+    return log_dir / f"{dir_name(user, server)}.log"
+
+
+def open_log(log_dir: Path, user: str, server: str = "") -> int:
+    """Open ``<log_dir>/<user>.log`` (``<user>@<server>.log``) for appending (0600); the
+    caller closes the fd."""
     log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(log_dir / f"{user}.log", flags, 0o600)
+    fd = os.open(log_path_for(log_dir, user, server), flags, 0o600)
     os.fchmod(fd, 0o600)
     return fd
 
@@ -138,9 +158,28 @@ def with_interpreter_dir(path: str, python: str) -> str:
 
 
 def server_command(
-    python: str, user: str, sock: Path, notebook_dir: str, settings: Settings
+    python: str,
+    user: str,
+    sock: Path,
+    notebook_dir: str,
+    settings: Settings,
+    server: str = "",
+    shim: Path | None = None,
 ) -> list[str]:
-    command = [python, "-m", "courtyard.singleuser", "--name", user, "--sock", str(sock)]
+    """The server's command line. With ``shim`` (an environment without Courtyard), the
+    launcher is run from the shim directory, put first on ``sys.path`` for this process only
+    (not through PYTHONPATH, which kernels would inherit)."""
+    if shim is None:
+        command = [python, "-m", "courtyard.singleuser"]
+    else:
+        run = (
+            f"import sys, runpy; sys.path.insert(0, {str(shim)!r}); "
+            "runpy.run_module('courtyard.singleuser', run_name='__main__', alter_sys=True)"
+        )
+        command = [python, "-c", run]
+    command += ["--name", user, "--sock", str(sock)]
+    if server:
+        command += ["--server", server]
     command += ["--notebook-dir", notebook_dir, "--default-url", settings.default_url]
     return [*command, "--", *settings.args]
 

@@ -27,7 +27,7 @@ from courtyard.singleuser.contract import (
     USER_HEADER,
     base_url_for,
 )
-from courtyard.spawners import launch, procinfo
+from courtyard.spawners import environments, launch, procinfo
 from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Spawner, Started
 from courtyard.spawners.limits.base import Measured
 from courtyard.spawners.limits.enter import EXIT_CANNOT_ENTER
@@ -36,7 +36,6 @@ from courtyard.spawners.probe import probe_status
 from courtyard.spawners.unixuser import (
     TargetUser,
     require_directory,
-    require_interpreter,
     spawnable_user,
 )
 
@@ -55,21 +54,21 @@ class LocalSpawner:
         runtime_dir: Path,
         log_dir: Path,
         *,
-        limiter: Limiter | None = None,
-        profile: str = "",
         server: str = "",
+        profile: str = "",
+        limiter: Limiter | None = None,
     ) -> None:
         launch.check_name(user)
         self.user = user
+        self.server = server  # "" for the default server
+        self.profile = profile  # a [[profiles]] name: the environment (and size) it runs in
         self.limiter = limiter
-        self.profile = profile
-        self.server = server
         self.placement: Placement | None = None
         self.settings = settings
         self.runtime_dir = Path(runtime_dir)
         self.log_dir = Path(log_dir)
-        self.socket_path = launch.socket_path_for(self.runtime_dir, user)
-        self.log_path = self.log_dir / f"{user}.log"
+        self.socket_path = launch.socket_path_for(self.runtime_dir, user, server)
+        self.log_path = launch.log_path_for(self.log_dir, user, server)
         self._process: subprocess.Popen[bytes] | None = None
         self._pid: int | None = None
         self._start_time: int | None = None
@@ -83,11 +82,19 @@ class LocalSpawner:
         log_dir: Path,
         state: dict[str, Any],
         *,
-        limiter: Limiter | None = None,
         server: str = "",
+        limiter: Limiter | None = None,
     ) -> LocalSpawner:
         """Re-attach to a server a previous hub process started (``state()`` from then)."""
-        spawner = cls(user, settings, runtime_dir, log_dir, limiter=limiter, server=server)
+        spawner = cls(
+            user,
+            settings,
+            runtime_dir,
+            log_dir,
+            server=server,
+            profile=state.get("profile", ""),
+            limiter=limiter,
+        )
         if state.get("limits") and limiter is not None:
             spawner.placement = Placement.from_dict(state["limits"])
             limiter.reclaim(spawner.placement)
@@ -106,6 +113,7 @@ class LocalSpawner:
             "start_time": self._start_time,
             "socket": str(self.socket_path),
             "log_path": str(self.log_path),
+            "profile": self.profile,
             **({"limits": self.placement.to_dict()} if self.placement else {}),
         }
 
@@ -117,8 +125,16 @@ class LocalSpawner:
         if await self.poll() is None:
             raise ServerStateError(f"The server of {self.user!r} is already running.")
         target = spawnable_user(self.user, self.settings)
-        python = launch.resolve_python(self.settings)
-        require_interpreter(python, target)
+        env = environments.resolve(
+            self.settings.local_profile(self.profile),
+            self.settings,
+            launch.resolve_python(self.settings),
+            target,
+        )
+        if env.shim:
+            progress(Progress(5, f"checking the environment {env.name}"))
+        await asyncio.to_thread(environments.check, env, target, os.geteuid() == 0)
+        python = env.python
         notebook_dir = launch.expand_notebook_dir(self.settings.notebook_dir, target)
         require_directory(notebook_dir, target)
         launch.check_socket_path(self.socket_path)
@@ -128,7 +144,7 @@ class LocalSpawner:
             self.placement = self.limiter.place(self.user, allowance, self.server)
         progress(Progress(10, "starting process"))
         try:
-            log_offset = self._launch(target, python, notebook_dir, secret)
+            log_offset = self._launch(target, env, notebook_dir, secret)
         except BaseException:
             self._release_limits()
             raise
@@ -141,26 +157,39 @@ class LocalSpawner:
         progress(Progress(100, "ready"))
         return Started(Endpoint(unix_path=str(self.socket_path)), secret)
 
-    def _launch(self, target: TargetUser, python: str, notebook_dir: str, secret: str) -> int:
+    def _launch(
+        self, target: TargetUser, environment: environments.Environment, notebook_dir: str,
+        secret: str,
+    ) -> int:  # fmt: skip
         """Start the server process; returns the log offset its output starts at."""
-        server_dir = launch.prepare_server_dir(self.runtime_dir, self.user, target)
+        switch = os.geteuid() == 0  # as root, become the user; otherwise stay the hub's account
+        python = environment.python
+        server_dir = launch.prepare_server_dir(self.runtime_dir, self.user, target, self.server)
         env = launch.server_environment(
             self.settings, target, self.user, secret, server_dir, python
         )
+        if self.settings.kernels_from_conda:
+            found = environments.user_conda_envs(self.settings, target)
+            kernels = environments.write_conda_kernels(server_dir, found, target, switch)
+            env["JUPYTER_PATH"] = os.pathsep.join(
+                p for p in (str(kernels), env.get("JUPYTER_PATH", "")) if p
+            )
+        shim = environments.ensure_shim(self.runtime_dir) if environment.shim else None
         command = launch.server_command(
-            python, self.user, self.socket_path, notebook_dir, self.settings
+            python, self.user, self.socket_path, notebook_dir, self.settings, self.server, shim
         )
-        switch = os.geteuid() == 0  # as root, become the user; otherwise stay the hub's account
+        become = switch
         if self.limiter is not None and self.placement is not None:
             env.update(self.limiter.environment(self.placement))
             ids = (target.uid, target.gid, list(target.groups)) if switch else None
             command = self.limiter.command(self.placement, command, ids)
-            switch = False  # the launcher joins the cgroups as root, then becomes the user
-        log_fd = launch.open_log(self.log_dir, self.user)
+            become = False  # the launcher joins the cgroups as root, then becomes the user
+        log_fd = launch.open_log(self.log_dir, self.user, self.server)
         try:
             offset = os.fstat(log_fd).st_size
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            os.write(log_fd, f"--- courtyard: starting {self.user}'s server {stamp} ---\n".encode())
+            what = f"server {self.server!r}" if self.server else "server"
+            os.write(log_fd, f"--- courtyard: starting {self.user}'s {what} {stamp} ---\n".encode())
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -170,9 +199,9 @@ class LocalSpawner:
                 env=env,
                 start_new_session=True,
                 umask=0o077,
-                user=target.uid if switch else None,
-                group=target.gid if switch else None,
-                extra_groups=list(target.groups) if switch else None,
+                user=target.uid if become else None,
+                group=target.gid if become else None,
+                extra_groups=list(target.groups) if become else None,
             )
         except OSError as exc:
             raise SpawnError(
@@ -192,7 +221,7 @@ class LocalSpawner:
         started = loop.time()
         deadline = started + self.settings.start_timeout
         headers = {SECRET_HEADER: secret, USER_HEADER: self.user}
-        path = base_url_for(self.user) + "api/status"
+        path = base_url_for(self.user, self.server) + "api/status"
         interval, shown = POLL_FIRST, 30
         while True:
             status = await self.poll()

@@ -45,13 +45,21 @@ class SlurmSpawner:
     """One user's server as a Slurm job; see the module docstring."""
 
     def __init__(
-        self, user: str, settings: Settings, runtime_dir: Path, log_dir: Path, profile: str = ""
+        self,
+        user: str,
+        settings: Settings,
+        runtime_dir: Path,
+        log_dir: Path,
+        profile: str = "",
+        *,
+        server: str = "",
     ) -> None:
         launch.check_name(user)
         self.user = user
+        self.server = server  # "" for the default server
         self.settings = settings
         self.runtime_dir = Path(runtime_dir)
-        self.server_dir = self.runtime_dir / user
+        self.server_dir = self.runtime_dir / launch.dir_name(user, server)
         self.profile = profile
         self.job_id: str | None = None
         self._last: JobInfo | None = None
@@ -59,9 +67,17 @@ class SlurmSpawner:
 
     @classmethod
     def from_state(
-        cls, user: str, settings: Settings, runtime_dir: Path, log_dir: Path, state: dict[str, Any]
+        cls,
+        user: str,
+        settings: Settings,
+        runtime_dir: Path,
+        log_dir: Path,
+        state: dict[str, Any],
+        *,
+        server: str = "",
     ) -> SlurmSpawner:
-        spawner = cls(user, settings, runtime_dir, log_dir, str(state.get("profile", "")))
+        profile = str(state.get("profile", ""))
+        spawner = cls(user, settings, runtime_dir, log_dir, profile, server=server)
         job_id = state.get("job_id")
         spawner.job_id = str(job_id) if job_id else None
         return spawner
@@ -102,8 +118,12 @@ class SlurmSpawner:
     def _job_script(self, target: TargetUser, python: str, res: slurm_script.JobResources) -> str:
         notebook_dir = launch.expand_notebook_dir(self.settings.notebook_dir, target)
         output = self.server_dir / "slurm-%j.log"
-        lines = slurm_script.directives(res, self.user, output, notebook_dir)
+        lines = slurm_script.directives(
+            res, launch.dir_name(self.user, self.server), output, notebook_dir
+        )
         command = [python, "-m", "courtyard.spawners.slurm_job", "--name", self.user]
+        if self.server:
+            command += ["--server", self.server]
         command += ["--bind", self.settings.slurm.bind_ip]
         command += ["--secret-file", str(self.server_dir / SECRET_FILE)]
         command += ["--endpoint-file", str(self.server_dir / ENDPOINT_FILE)]
@@ -113,7 +133,7 @@ class SlurmSpawner:
         return slurm_script.render_script(template, lines, self.user, command)
 
     def _prepare_files(self, target: TargetUser, secret: str) -> None:
-        launch.prepare_server_dir(self.runtime_dir, self.user, target)
+        launch.prepare_server_dir(self.runtime_dir, self.user, target, self.server)
         (self.server_dir / ENDPOINT_FILE).unlink(missing_ok=True)
         path = self.server_dir / SECRET_FILE
         path.unlink(missing_ok=True)
@@ -171,7 +191,7 @@ class SlurmSpawner:
 
     async def _answers(self, endpoint: Endpoint, secret: str) -> bool:
         headers = {SECRET_HEADER: secret, USER_HEADER: self.user}
-        path = base_url_for(self.user) + "api/status"
+        path = base_url_for(self.user, self.server) + "api/status"
         status = await probe_tcp_status(str(endpoint.host), int(endpoint.port or 0), path, headers)
         if status is not None and status not in (200, 503):
             raise SpawnError(

@@ -37,6 +37,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, tuple[str, ...]
     parser.add_argument("--endpoint-file", required=True)
     parser.add_argument("--notebook-dir", required=True)
     parser.add_argument("--default-url", default="/lab")
+    parser.add_argument("--server", default="", help="the named server's name")
     return parser.parse_args(ours), extra
 
 
@@ -90,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     base = ["--name", args.name, "--sock", "", "--notebook-dir", args.notebook_dir]
     base += ["--default-url", args.default_url]
+    if args.server:
+        base += ["--server", args.server]
     return launcher.main([*base, "--", *tcp, *extra])
 
 

@@ -38,18 +38,21 @@ class User(Base):
     last_activity: Mapped[datetime | None]
     password_hash: Mapped[str | None] = mapped_column(String(255))
 
-    server: Mapped[Server | None] = relationship(
+    servers: Mapped[list[Server]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
 class Server(Base):
-    """The user's default server (one per user: ``user_id`` is unique)."""
+    """One of a user's servers: ``name`` "" is the default one, others are named servers
+    (unique per user)."""
 
     __tablename__ = "servers"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_servers_user_id_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255), default="")
     state: Mapped[str] = mapped_column(String(16), default="stopped")
     started: Mapped[datetime | None]
     last_activity: Mapped[datetime | None]
@@ -57,8 +60,9 @@ class Server(Base):
     endpoint: Mapped[str | None] = mapped_column(Text)
     secret: Mapped[str] = mapped_column(String(255), default="")
     stop_reason: Mapped[str | None] = mapped_column(Text)
+    user_options: Mapped[str] = mapped_column(Text, default="{}")
 
-    user: Mapped[User] = relationship(back_populates="server")
+    user: Mapped[User] = relationship(back_populates="servers")
 
 
 class Session(Base):

@@ -39,7 +39,8 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class ServerRecord:
-    """A user's default server as last persisted by the hub (``user`` is the owner's name)."""
+    """One of a user's servers as last persisted by the hub (``user`` is the owner's name,
+    ``server`` the server's name: "" for the default server)."""
 
     user: str
     state: ServerState
@@ -49,6 +50,24 @@ class ServerRecord:
     endpoint: dict[str, Any] | None
     stop_reason: str | None
     secret: str = field(default="", repr=False)
+    server: str = ""
+    user_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """``alice`` for the default server, ``alice/torch`` for a named one."""
+        return server_key(self.user, self.server)
+
+
+def server_key(user: str, server: str = "") -> str:
+    """The one string that names a server: the owner, plus ``/<server>`` when named."""
+    return f"{user}/{server}" if server else user
+
+
+def split_server_key(key: str) -> tuple[str, str]:
+    """``"alice/torch"`` -> ``("alice", "torch")``; ``"alice"`` -> ``("alice", "")``."""
+    user, _, server = key.partition("/")
+    return user, server
 
 
 @dataclass(frozen=True)

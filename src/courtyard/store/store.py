@@ -28,6 +28,7 @@ from courtyard.store.records import (
     SessionRecord,
     UserRecord,
     as_server_state,
+    split_server_key,
 )
 from courtyard.store.timestamps import from_epoch
 
@@ -87,6 +88,8 @@ def server_record(row: Server, owner: str) -> ServerRecord:
         endpoint=json.loads(row.endpoint) if row.endpoint else None,
         stop_reason=row.stop_reason,
         secret=row.secret,
+        server=row.name,
+        user_options=json.loads(row.user_options or "{}"),
     )
 
 
@@ -229,13 +232,15 @@ class Store:
         conditions = user_query_conditions(query)
         rows = (
             select(User, Server)
-            .outerjoin(Server, Server.user_id == User.id)
+            .outerjoin(Server, (Server.user_id == User.id) & (Server.name == ""))
             .where(*conditions)
             .order_by(*user_query_order(query.sort))
             .offset(query.offset)
             .limit(query.limit)
         )
-        count = select(func.count(User.id)).outerjoin(Server, Server.user_id == User.id)
+        count = select(func.count(User.id)).outerjoin(
+            Server, (Server.user_id == User.id) & (Server.name == "")
+        )
         with self.transaction() as db:
             found = [
                 (user_record(user), server_record(server, user.name) if server else None)
@@ -273,10 +278,12 @@ class Store:
             return user_record(row)
 
     def record_activity(self, stamps: Mapping[str, datetime], *, servers: bool = True) -> None:
-        """Move users' (and, with ``servers``, their servers') last_activity forward to the
-        given times; older stamps and unknown names are ignored."""
+        """Move last_activity forward to the given times; older stamps and unknown names are
+        ignored. Keys are server keys (``alice`` or ``alice/torch``, see records.server_key):
+        the user's stamp moves, and with ``servers`` that one server's too."""
         with self.transaction() as db:
-            for name, when in stamps.items():
+            for key, when in stamps.items():
+                name, server = split_server_key(key)
                 db.execute(
                     update(User)
                     .where(User.name == name)
@@ -287,15 +294,16 @@ class Store:
                     db.execute(
                         update(Server)
                         .where(Server.user_id == user_id_query(name))
+                        .where(Server.name == server)
                         .where((Server.last_activity.is_(None)) | (Server.last_activity < when))
                         .values(last_activity=when)
                     )
 
     # servers ----------------------------------------------------------------------------
 
-    def get_server(self, name: str) -> ServerRecord | None:
-        """The default server of user ``name``, or None if it was never saved."""
-        query = select(Server).join(User).where(User.name == name)
+    def get_server(self, name: str, server: str = "") -> ServerRecord | None:
+        """User ``name``'s server ``server`` ("" the default), or None if never saved."""
+        query = select(Server).join(User).where(User.name == name, Server.name == server)
         with self.transaction() as db:
             row = db.scalar(query)
             return server_record(row, name) if row else None
@@ -303,6 +311,7 @@ class Store:
     def save_server(
         self,
         name: str,
+        server: str = "",
         *,
         state: ServerState | Unset = UNSET,
         spawner_state: Mapping[str, Any] | Unset = UNSET,
@@ -311,8 +320,9 @@ class Store:
         started: datetime | Unset | None = UNSET,
         last_activity: datetime | Unset | None = UNSET,
         stop_reason: str | Unset | None = UNSET,
+        user_options: Mapping[str, Any] | Unset = UNSET,
     ) -> ServerRecord:
-        """Create or update user ``name``'s server row; only the keywords given change.
+        """Create or update user ``name``'s server ``server``; only the keywords given change.
         Raises UnknownUserError if the user does not exist."""
         values = server_values(
             state=state,
@@ -322,27 +332,67 @@ class Store:
             started=started,
             last_activity=last_activity,
             stop_reason=stop_reason,
+            user_options=user_options,
         )
         with self.transaction() as db:
             user = db.scalar(select(User).where(User.name == name))
             if user is None:
                 raise UnknownUserError(NO_SUCH_USER, params={"name": name})
-            row = db.scalar(select(Server).where(Server.user_id == user.id))
+            row = db.scalar(
+                select(Server).where(Server.user_id == user.id, Server.name == server)
+            )
             if row is None:
-                row = Server(user_id=user.id, state="stopped", spawner_state="{}", secret="")
+                row = Server(
+                    user_id=user.id,
+                    name=server,
+                    state="stopped",
+                    spawner_state="{}",
+                    secret="",
+                    user_options="{}",
+                )
                 db.add(row)
             for key, value in values.items():
                 setattr(row, key, value)
             db.flush()
             return server_record(row, name)
 
-    def list_servers(self, states: Iterable[ServerState] | None = None) -> list[ServerRecord]:
-        """Saved servers (ordered by owner), optionally only those in ``states``."""
-        query = select(Server, User.name).join(User).order_by(User.name)
+    def delete_server(self, name: str, server: str) -> bool:
+        """Forget user ``name``'s named server ``server`` (its row); False if absent."""
+        query = delete(Server).where(
+            Server.user_id == user_id_query(name), Server.name == server
+        )
+        with self.transaction() as db:
+            return bool(db.execute(query).rowcount)  # type: ignore[attr-defined]
+
+    def list_servers(
+        self, states: Iterable[ServerState] | None = None, *, user: str | None = None
+    ) -> list[ServerRecord]:
+        """Saved servers (ordered by owner, then server name), optionally only those in
+        ``states`` or of one ``user``."""
+        query = select(Server, User.name).join(User).order_by(User.name, Server.name)
         if states is not None:
             query = query.where(Server.state.in_(list(states)))
+        if user is not None:
+            query = query.where(User.name == user)
         with self.transaction() as db:
             return [server_record(row, owner) for row, owner in db.execute(query)]
+
+    def servers_by_user(self, names: Iterable[str]) -> dict[str, list[ServerRecord]]:
+        """The saved servers of each of ``names`` (one query), by owner."""
+        wanted = list(names)
+        found: dict[str, list[ServerRecord]] = {name: [] for name in wanted}
+        if not wanted:
+            return found
+        query = (
+            select(Server, User.name)
+            .join(User)
+            .where(User.name.in_(wanted))
+            .order_by(User.name, Server.name)
+        )
+        with self.transaction() as db:
+            for row, owner in db.execute(query):
+                found[owner].append(server_record(row, owner))
+        return found
 
     # sessions ---------------------------------------------------------------------------
 
@@ -437,6 +487,8 @@ def server_values(**given: Any) -> dict[str, Any]:
     values = {key: value for key, value in given.items() if not isinstance(value, Unset)}
     if "spawner_state" in values:
         values["spawner_state"] = json.dumps(dict(values["spawner_state"]), sort_keys=True)
+    if "user_options" in values:
+        values["user_options"] = json.dumps(dict(values["user_options"]), sort_keys=True)
     if "endpoint" in values and values["endpoint"] is not None:
         values["endpoint"] = json.dumps(dict(values["endpoint"]), sort_keys=True)
     return values

@@ -7,7 +7,7 @@ and CPU are measured from /proc for the running servers on the shown page only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -68,6 +68,8 @@ class Row:
     last_activity: datetime | None
     usage: Usage | None
     limits: LimitCells | None = None  # from the server's cgroup, against its limits
+    named: tuple[ServerRecord, ...] = ()  # the user's named servers (named_servers)
+    named_limits: dict[str, LimitCells] = field(default_factory=dict)  # by server name
 
     @property
     def memory(self) -> str:
@@ -127,6 +129,9 @@ def build_rows(
         if server and server.state == "running" and server.spawner_state.get("pid")
     }
     usage = request.app[USAGE].measure(pids.values())
+    named: dict[str, list[ServerRecord]] = {}
+    if c.settings.named_servers > 0:
+        named = c.store.servers_by_user([user.name for user, _ in found])
     rows = []
     for user, server in found:
         state: ServerState = server.state if server else "stopped"
@@ -144,6 +149,14 @@ def build_rows(
                 last_activity=activity,
                 usage=usage.get(pid) if pid is not None else None,
                 limits=cells_for(request, user.name) if state == "running" else None,
+                named=tuple(r for r in named.get(user.name, []) if r.server),
+                named_limits={
+                    r.server: cells
+                    for r in named.get(user.name, [])
+                    if r.server
+                    and r.state == "running"
+                    and (cells := cells_for(request, user.name, r.server)) is not None
+                },
             )
         )
     return rows

@@ -37,10 +37,11 @@ def add_limits(app: web.Application, limiter: Limiter | None) -> None:
 
 
 def cells_for(
-    request: web.Request, user: str, clock: Callable[[], float] = time.monotonic
+    request: web.Request, user: str, server: str = "", clock: Callable[[], float] = time.monotonic
 ) -> LimitCells | None:
-    """The cells of ``user``'s server, or None without limits (the /proc figures stay)."""
-    spawner = ctx(request).servers.handle(user).spawner
+    """The cells of ``user``'s server (``server``: a named one), or None without limits (the
+    /proc figures stay)."""
+    spawner = ctx(request).servers.handle(user, server).spawner
     found = spawner.measure() if isinstance(spawner, MeasuresLimits) else None
     if found is None or found[1] is None:
         return None
@@ -67,13 +68,14 @@ def gpu_rows(request: web.Request) -> list[tuple[str, str, str | None]]:
 
 
 async def limits_json(request: web.Request) -> web.StreamResponse:
-    """Every running server's cells and the GPU table, for the admin page to refresh itself."""
+    """Every running server's cells (keyed "alice" or "alice/torch") and the GPU table, for
+    the admin page to refresh itself."""
     if not require_login(request).admin:
         raise web.HTTPForbidden(reason="Only administrators may do this.")
     servers = {}
-    for name in ctx(request).servers.running_users():
-        cells = cells_for(request, name)
+    for handle in ctx(request).servers.running():
+        cells = cells_for(request, handle.user, handle.server)
         if cells is not None:
-            servers[name] = {"memory": cells.memory, "cpu": cells.cpu, "gpus": cells.gpus}
+            servers[handle.key] = {"memory": cells.memory, "cpu": cells.cpu, "gpus": cells.gpus}
     gpus = [{"index": i, "device": d, "holder": h} for i, d, h in gpu_rows(request)]
     return web.json_response({"servers": servers, "gpus": gpus})

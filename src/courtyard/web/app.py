@@ -47,14 +47,19 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def check_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every form POST carries the page's token; API writes must come from our own origin."""
+    """Every form POST carries the page's token; API writes must come from our own origin.
+
+    A form with neither ``Origin`` nor ``Sec-Fetch-Site`` (a script) passes on its token alone;
+    a cross-site one is refused whatever it carries.
+    """
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return await handler(request)
     if token_from_header(request.headers.get("Authorization")):
         return await handler(request)  # a token is no ambient credential: no CSRF to fear
-    if not csrf.same_origin(request.headers):
+    api = request.path.startswith("/hub/api/")
+    if csrf.cross_site(request.headers) or (api and not csrf.same_origin(request.headers)):
         return error_page(request, 403, translator(language(request)).gettext(CROSS_SITE))
-    if request.path.startswith("/hub/api/"):
+    if api:
         return await handler(request)
     form = await request.post()
     if not form_token_valid(request, str(form.get("_xsrf", ""))):
@@ -83,7 +88,11 @@ def build_control_app(context: WebContext, api: web.Application) -> web.Applicat
             web.get("/hub/spawn", spawnform.spawn_form),
             web.post("/hub/spawn", home.spawn),
             web.get("/hub/spawn-pending", home.spawn_pending),
+            web.get("/hub/spawn/{name}/{server}", home.spawn_named_form),
+            web.post("/hub/spawn/{name}/{server}", home.spawn),
+            web.get("/hub/spawn-pending/{name}/{server}", home.spawn_pending),
             web.post("/hub/stop", home.stop),
+            web.post("/hub/delete-server", home.delete_server),
             web.get("/hub/language", home.set_language),
             web.get("/hub/health", health),
             web.get("/hub/static/{file}", static_file),
@@ -98,6 +107,7 @@ def build_control_app(context: WebContext, api: web.Application) -> web.Applicat
 
 def mount_api(app: web.Application, api: web.Application) -> None:
     app[API] = api[API]
+    app.router.add_get("/hub/api", hub_api.root)  # JupyterHub's r"/api/?" (before the subapp)
     app.add_subapp("/hub/api", api)
     app.router.add_get("/hub/metrics", hub_api.metrics)
     app.router.add_get("/hub/token", show_tokens)

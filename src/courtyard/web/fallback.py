@@ -20,23 +20,32 @@ async def user_path(request: web.Request) -> web.StreamResponse:
         if wants_json(request) or is_api(request):
             return refusal(request, "Not authenticated.")
         raise web.HTTPFound(f"/hub/login?next={quote(request.path_qs)}")
-    if not who.may_access_server(owner):
+    server = named_server_in(request, owner)
+    if not who.may_access_server(owner, server):
         return refusal(request, f"You may not open {owner}'s server.")
-    if ctx(request).servers.routes.get(owner) is not None:
+    if ctx(request).servers.routes.lookup(owner, server or None) is not None:
         # routed but the proxy refused: the route appeared between its check and ours
         raise web.HTTPFound(request.path_qs)
-    if wants_json(request) or is_api(request):
-        return web.json_response(
-            {"status": 424, "message": f"{owner}'s server is not running."}, status=424
-        )
+    what = f"{owner}'s server {server!r}" if server else f"{owner}'s server"
+    if wants_json(request) or is_api(request, server):
+        return web.json_response({"status": 424, "message": f"{what} is not running."}, status=424)
     return render(
         request,
         "not_running.html",
         status=424 if request.method != "GET" else 200,
         owner=owner,
+        server=server,
         is_self=owner == who.name,
         next_url=request.path_qs,
     )
+
+
+def named_server_in(request: web.Request, owner: str) -> str:
+    """The named server a /user/<owner>/<server>/... path is for ("" for the default)."""
+    segment = request.match_info.get("tail", "").split("/", 1)[0]
+    if not segment or ctx(request).store.get_server(owner, segment) is None:
+        return ""
+    return segment
 
 
 def refusal(request: web.Request, message: str) -> web.Response:
@@ -46,6 +55,7 @@ def refusal(request: web.Request, message: str) -> web.Response:
     return error_page(request, 403, message)
 
 
-def is_api(request: web.Request) -> bool:
+def is_api(request: web.Request, server: str = "") -> bool:
     parts = request.path.split("/")
-    return len(parts) > 3 and parts[3] == "api"
+    at = 4 if server else 3
+    return len(parts) > at and parts[at] == "api"

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from courtyard.auth.nexturl import safe_next
 from courtyard.auth.principal import Principal
-from courtyard.errors import ServerStateError
+from courtyard.errors import ServerNameError, ServerStateError
+from courtyard.hub.servers import ServerView
 from courtyard.web.context import (
     LANG_COOKIE,
     LANGUAGES,
@@ -39,58 +40,139 @@ async def home(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
     c = ctx(request)
     server = c.servers.view(who.name)
-    notice = server.notice
-    limit_notice = None
-    if notice is not None:
-        limit_notice = (
-            translator(language(request)).gettext(notice.template).format(**notice.params)
-        )
+    views = c.servers.views(who.name) if c.settings.named_servers > 0 else [server]
+    gettext = translator(language(request)).gettext
+    limit_notices = [  # (the named server's name or "", what happened), in their language
+        (view.server, gettext(view.notice.template).format(**view.notice.params))
+        for view in views
+        if view.notice is not None
+    ]
     return render(
         request,
         "home.html",
         server=server,
         cull_notice=cull_notice(request, who.name),
-        limit_notice=limit_notice,
+        limit_notices=limit_notices,
+        named_servers=c.settings.named_servers,
+        my_servers=[(view, memory_of(request, view)) for view in views if c.settings.named_servers],
+        profiles=c.settings.offered_profiles(who.name),
     )
 
 
+def memory_of(request: web.Request, view: ServerView) -> str:
+    """The server's resident memory (with its kernels), for the "My servers" table."""
+    from courtyard.web.admin import USAGE, format_bytes  # admin imports this module
+
+    if view.state != "running":
+        return ""
+    record = ctx(request).store.get_server(view.user, view.server)
+    pid = record.spawner_state.get("pid") if record else None
+    if not isinstance(pid, int):
+        return ""
+    usage = request.app[USAGE].measure([pid]).get(pid)
+    return format_bytes(usage.rss_bytes) if usage else ""
+
+
+def own_server(request: web.Request, who: Principal) -> str:
+    """The ``{server}`` of a /hub/spawn/{name}/{server} path, which must be the caller's."""
+    if request.match_info.get("name", who.name) != who.name:
+        raise web.HTTPForbidden(text="You may only start and follow your own servers.")
+    return request.match_info.get("server", "")
+
+
+def pending_url(who: Principal, server: str, nxt: str) -> str:
+    path = f"/hub/spawn-pending/{who.name}/{quote(server)}" if server else "/hub/spawn-pending"
+    return f"{path}?next={quote(nxt)}"
+
+
 async def spawn(request: web.Request) -> web.StreamResponse:
+    """POST /hub/spawn (field ``server`` names a named server, new or not) and POST
+    /hub/spawn/{name}/{server}."""
     who = require_login(request)
     form = await request.post()
+    server = own_server(request, who) or str(form.get("server", "")).strip()
     servers = ctx(request).servers
-    nxt = safe_next(str(form.get("next", "")), servers.url_for(who.name))
+    nxt = safe_next(str(form.get("next", "")), servers.url_for(who.name, server))
     profile = str(form.get("profile", ""))
     refused = profile_error(request, profile)
     if refused is not None:
         return error_page(request, 400, refused)
     try:
-        servers.request_start(who.name, profile)
+        servers.request_start(who.name, profile, server=server, user_options=chosen(profile))
+    except ServerNameError as e:
+        return error_page(request, 400, error_text(request, e))
     except ServerStateError as e:
         return error_page(request, 409, error_text(request, e))
-    raise web.HTTPFound(f"/hub/spawn-pending?next={quote(nxt)}")
+    raise web.HTTPFound(pending_url(who, server, nxt))
+
+
+def chosen(profile: str) -> dict[str, str]:
+    return {"profile": profile} if profile else {}
+
+
+async def spawn_named_form(request: web.Request) -> web.StreamResponse:
+    """GET /hub/spawn/{name}/{server}: JupyterHub's URL for starting a named server. Starting
+    changes state, so a GET only shows the form (or goes to the server if it runs)."""
+    who = require_login(request)
+    server = own_server(request, who)
+    servers = ctx(request).servers
+    try:
+        servers.check_new_server(who.name, server)
+    except ServerNameError as e:
+        return error_page(request, 400, error_text(request, e))
+    view = servers.view(who.name, server)
+    nxt = safe_next(request.query.get("next"), servers.url_for(who.name, server))
+    if view.state == "running":
+        raise web.HTTPFound(nxt)
+    if view.state == "starting":
+        raise web.HTTPFound(pending_url(who, server, nxt))
+    profiles = ctx(request).settings.offered_profiles(who.name)
+    return render(
+        request, "spawn_form.html", profiles=profiles, server=view, next_url=nxt,
+        action=f"/hub/spawn/{who.name}/{quote(server)}",
+    )  # fmt: skip
 
 
 async def spawn_pending(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
+    server = own_server(request, who)
     servers = ctx(request).servers
-    nxt = safe_next(request.query.get("next"), servers.url_for(who.name))
-    view = servers.view(who.name)
+    nxt = safe_next(request.query.get("next"), servers.url_for(who.name, server))
+    view = servers.view(who.name, server)
     if view.state == "running":
         raise web.HTTPFound(nxt)
-    if view.state == "stopped" and not servers.progress(who.name).finished:
+    if view.state == "stopped" and not servers.progress(who.name, server).finished:
         raise web.HTTPFound("/hub/home")
+    progress = f"/hub/api/users/{who.name}/server/progress"
+    if server:
+        progress = f"/hub/api/users/{who.name}/servers/{quote(server)}/progress"
     return render(
         request,
         "spawn.html",
-        server_name=who.name,
+        server_name=f"{who.name}/{server}" if server else who.name,
+        named_server=server,
         next_url=nxt,
-        progress_url=f"/hub/api/users/{who.name}/server/progress",
+        progress_url=progress,
     )
 
 
 async def stop(request: web.Request) -> web.StreamResponse:
     who = require_login(request)
-    await ctx(request).servers.stop(who.name, reason="user")
+    form = await request.post()
+    server = str(form.get("server", ""))
+    await ctx(request).servers.stop(who.name, reason="user", server=server)
+    raise web.HTTPFound("/hub/home")
+
+
+async def delete_server(request: web.Request) -> web.StreamResponse:
+    """POST /hub/delete-server: stop and forget one of the caller's named servers."""
+    who = require_login(request)
+    form = await request.post()
+    server = str(form.get("server", ""))
+    c = ctx(request)
+    if not server or c.store.get_server(who.name, server) is None:
+        return error_page(request, 404, f"You have no server named {server[:64]!r}.")
+    await c.servers.delete_named(who.name, server, reason="user")
     raise web.HTTPFound("/hub/home")
 
 

@@ -1,5 +1,5 @@
-"""The spawn form: a person picks one of the admin's resource profiles to start with (Slurm's,
-or the local spawner's ``[[limits.profiles]]`` that fit what the rules allow them)."""
+"""The spawn form: a person picks one of the admin's profiles to start with (Slurm's resource
+profiles, or the local spawner's ``[[profiles]]`` that fit what their rules allow them)."""
 
 from __future__ import annotations
 

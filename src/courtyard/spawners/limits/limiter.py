@@ -12,16 +12,18 @@ import grp
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from courtyard.config.limits import (
     Allowance,
     LimitSettings,
+    SizedProfile,
     allowance_for,
     apply_profile,
     configured,
-    find_profile,
+    fits,
     unix_groups,
 )
 from courtyard.errors import ConfigError
@@ -97,23 +99,28 @@ def choose_backend(limits: LimitSettings) -> tuple[LimitBackend, list[str]]:
 
 class Limiter:
     def __init__(
-        self, settings: LimitSettings, backend: LimitBackend | None, pool: gpumod.GpuPool
+        self,
+        settings: LimitSettings,
+        backend: LimitBackend | None,
+        pool: gpumod.GpuPool,
+        profiles: Sequence[SizedProfile] = (),
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.pool = pool
+        self.profiles = list(profiles)  # the [[profiles]] people pick from
 
     @classmethod
-    def start(cls, settings: LimitSettings) -> Limiter:
+    def start(cls, settings: LimitSettings, profiles: Sequence[SizedProfile] = ()) -> Limiter:
         """Choose the backend and find the GPUs; warn about what is not enforced."""
         check_rule_groups(settings)
-        if not configured(settings):
-            return cls(settings, None, gpumod.GpuPool([]))
+        if not configured(settings, profiles):
+            return cls(settings, None, gpumod.GpuPool([]), profiles)
         backend, tried = choose_backend(settings)
         for reason in tried:
             log.info("limits: not using %s", reason)
         pool = gpumod.GpuPool(gpumod.discover(settings.gpu_devices))
-        limiter = cls(settings, backend, pool)
+        limiter = cls(settings, backend, pool, profiles)
         if backend.unenforced():
             log.warning(
                 "limits: %s cannot enforce: %s", backend.name, "; ".join(backend.unenforced())
@@ -135,8 +142,14 @@ class Limiter:
         )
 
     def allowance(self, user: str, profile: str = "") -> Allowance:
+        """What ``user``'s server of ``profile`` may use: their rules, then the profile's
+        sizes ("" is the first profile, as for its environment). A profile asking for more
+        than the rules allow this person gives them only what the rules allow."""
         allowed = allowance_for(self.settings, user, unix_groups(user))
-        return apply_profile(allowed, find_profile(self.settings, profile) if profile else None)
+        chosen = next((p for p in self.profiles if p.name == profile or not profile), None)
+        if chosen is None or not fits(chosen, allowed):
+            return allowed
+        return apply_profile(allowed, chosen)
 
     def place(self, user: str, allowance: Allowance, server: str = "") -> Placement | None:
         """Claim the server's GPUs and make its cgroups (SpawnError if no GPU is free)."""

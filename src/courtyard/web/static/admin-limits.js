@@ -7,9 +7,18 @@
   function update(data) {
     for (const row of document.querySelectorAll("#users tr[data-user]")) {
       const cells = data.servers[row.dataset.user];
-      if (!cells) continue;
-      row.querySelector("td.memory").textContent = cells.memory;
-      row.querySelector("td.cpu").textContent = cells.cpu;
+      if (cells) {
+        row.querySelector("td.memory").textContent = cells.memory;
+        row.querySelector("td.cpu").textContent = cells.cpu;
+      }
+      // named servers: keyed "user/server", shown in the row's list
+      for (const item of row.querySelectorAll("li[data-server]")) {
+        const named = data.servers[`${row.dataset.user}/${item.dataset.server}`];
+        const memory = item.querySelector(".limits .memory");
+        if (!named || !memory) continue;
+        memory.textContent = named.memory;
+        item.querySelector(".limits .cpu").textContent = named.cpu;
+      }
     }
     for (const gpu of data.gpus) {
       const row = document.querySelector(`#gpus tr[data-device="${CSS.escape(gpu.device)}"]`);

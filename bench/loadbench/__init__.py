@@ -1,0 +1,1 @@
+"""bench/load.py: the whole hub under load and faults (see bench/load.py)."""

@@ -1,0 +1,99 @@
+"""Fault: 500 idle WebSockets and a slowloris crowd held open while people work.
+
+The same people work twice for the same time: alone, then with ``IDLE_SOCKETS`` idle
+WebSockets (jupyter_server's event stream of one person's server, through the hub) and
+``SLOWLORIS`` connections that send a request head a few bytes at a time (reopened when the
+hub cuts them, as its header timeout should). Verdict: the p99 of the others' steps (cells,
+saves, re-reads) with the crowd stays within 2x of the p99 without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import websockets
+
+from loadbench.hubs import start_courtyard
+from loadbench.people import Hub, Person, live_a_session, login, new_session
+from loadbench.stats import Stats, percentile
+
+IDLE_SOCKETS = 500
+SLOWLORIS = 100
+WORK_STEPS = ("execute cell", "save notebook", "re-read notebook")
+Verdict = tuple[str, bool, str]
+
+
+def p99_of_work(stats: Stats) -> float:
+    return percentile([v for s in WORK_STEPS for v in stats.latencies.get(s, [])], 99)
+
+
+async def slowloris(base: str, deadline: float, cut: list[int]) -> None:
+    parts = urlsplit(base)
+    while time.monotonic() < deadline:
+        try:
+            _reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+            writer.write(b"GET /hub/login HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            while time.monotonic() < deadline:
+                await asyncio.sleep(2)
+                writer.write(b"X-a: b\r\n")
+                await writer.drain()
+        except (ConnectionError, OSError, RuntimeError):
+            cut[0] += 1  # cut off by the hub, as it should be: open another
+            await asyncio.sleep(0.5)
+
+
+async def idle_socket(
+    url: str, cookie: str, origin: str, deadline: float, opened: list[int]
+) -> None:
+    with contextlib.suppress(websockets.WebSocketException, OSError, asyncio.TimeoutError):
+        async with websockets.connect(url, additional_headers={"Cookie": cookie}, origin=origin,  # type: ignore[arg-type]
+                                      open_timeout=60, ping_interval=None):  # fmt: skip
+            opened[0] += 1
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+
+
+async def phase(hub: Hub, crowd: list[Person], seconds: float) -> Stats:
+    stats = Stats()
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(*(live_a_session(p, hub, stats, deadline) for p in crowd))
+    return stats
+
+
+async def scenario(base: str, crowd: list[Person], holder: Person, seconds: float) -> Verdict:
+    hub = Hub("courtyard", base)
+    await phase(hub, [*crowd, holder], 20)  # every server started, kernels warm
+    alone = await phase(hub, crowd, seconds)
+    async with new_session(hub) as http:
+        await login(http, hub, holder)
+        cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
+    ws_url = base.replace("http", "ws", 1) + f"/user/{holder.name}/api/events/subscribe"
+    deadline = time.monotonic() + seconds + 30
+    opened, cut = [0], [0]
+    holders = [asyncio.create_task(idle_socket(ws_url, cookie, base, deadline, opened))
+               for _ in range(IDLE_SOCKETS)]  # fmt: skip
+    holders += [asyncio.create_task(slowloris(base, deadline, cut)) for _ in range(SLOWLORIS)]
+    for _ in range(60):  # wait (bounded) for the sockets to open
+        if opened[0] >= IDLE_SOCKETS:
+            break
+        await asyncio.sleep(0.5)
+    crowded = await phase(hub, crowd, seconds)
+    for task in holders:
+        task.cancel()
+    await asyncio.gather(*holders, return_exceptions=True)
+    a, b = p99_of_work(alone), p99_of_work(crowded)
+    errors = sum(crowded.errors.values())
+    ok = b <= 2 * a and errors == 0 and opened[0] >= IDLE_SOCKETS
+    detail = (f"{opened[0]} idle WebSockets open, {SLOWLORIS} slowloris (cut {cut[0]} times); "
+              f"others' cell/save/re-read p99 {a * 1000:.0f} ms alone, {b * 1000:.0f} ms with "
+              f"them = {b / a:.2f}x (goal <= 2x); {errors} errors")  # fmt: skip
+    return "idle-sockets+slowloris", ok, detail
+
+
+def run_crowd(people: list[Person], work: Path, seconds: float) -> Verdict:
+    crowd, holder = people[: max(1, min(len(people) - 1, 8))], people[-1]
+    with start_courtyard(people, work, state_dir=work / "state-crowd") as cy:
+        return asyncio.run(scenario(cy.base_url, crowd, holder, seconds))

@@ -1,0 +1,200 @@
+"""Fault scenarios on Courtyard under load, each ending in a verdict (name, passed, detail).
+
+- ``hub-kill``: kill -9 of the hub mid-load, then ``courtyard up`` again on the same port and
+  state dir: every server survives and is re-attached, each person's next request with the
+  cookie they had works without logging in again, no save is lost (checksums).
+- ``worker-kill``: the same with ``workers = 2``, killing a proxy worker instead.
+- ``sigstop``: one person's server is SIGSTOPped mid-load; the others' cells and saves go on
+  (no errors for them) and the hub's event loop lag stays low (measured by a /hub/health probe).
+- ``crowd``: 500 idle WebSockets and slowloris connections (bench/loadbench/crowd.py).
+- ``disk-full``: the state dir on a small tmpfs fills up (bench/loadbench/diskfull.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+
+from loadbench.crowd import run_crowd
+from loadbench.diskfull import run_disk_full
+from loadbench.hubs import CourtyardHub, start_courtyard, uids
+from loadbench.people import Hub, Person, live_a_session, login, new_session
+from loadbench.report import verify_saves
+from loadbench.stats import Stats, percentile, processes_of
+
+NAMES = ("hub-kill", "worker-kill", "sigstop", "disk-full", "crowd")
+Verdict = tuple[str, bool, str]
+
+
+def selected(spec: str) -> list[str]:
+    if spec == "none":
+        return []
+    if spec == "all":
+        return list(NAMES)
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [w for w in wanted if w not in NAMES]
+    if unknown:
+        raise SystemExit(f"unknown fault {unknown[0]!r}; known: {', '.join(NAMES)}")
+    return wanted
+
+
+def run(name: str, people: list[Person], work: Path, args: argparse.Namespace) -> Verdict:
+    print(f"fault scenario {name} ...", flush=True)
+    duration = max(30.0, min(args.duration, 90.0))
+    crowd = people[: max(2, min(len(people), 10))]
+    if name == "crowd":
+        return run_crowd(people, work, duration / 2)
+    if name == "disk-full":
+        return run_disk_full(people, work, duration)
+    if name in ("hub-kill", "worker-kill"):
+        extra = "workers = 2" if name == "worker-kill" else ""
+        with start_courtyard(crowd, work, extra, state_dir=work / f"state-{name}") as cy:
+            return asyncio.run(kill_mid_load(name, cy, crowd, duration))
+    with start_courtyard(crowd, work, state_dir=work / f"state-{name}") as cy:
+        return asyncio.run(stop_one_server(cy, crowd, duration))
+
+
+async def load_with(
+    cy: CourtyardHub, crowd: list[Person], duration: float, stats: Stats
+) -> list[asyncio.Task[None]]:
+    deadline = time.monotonic() + duration
+    hub = Hub("courtyard", cy.base_url)
+    return [asyncio.create_task(live_a_session(p, hub, stats, deadline)) for p in crowd]
+
+
+async def wait_until_running(cy: CourtyardHub, crowd: list[Person], timeout: float) -> bool:
+    headers = {"Authorization": f"token {cy.admin_token}"}
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(headers=headers) as http:
+        while time.monotonic() < deadline:
+            async with http.get(cy.base_url + "/hub/api/users?state=ready") as r:
+                ready = {u["name"] for u in await r.json()} if r.status == 200 else set()
+            if all(p.name in ready for p in crowd):
+                return True
+            await asyncio.sleep(1)
+    return False
+
+
+async def kill_mid_load(
+    name: str, cy: CourtyardHub, crowd: list[Person], duration: float
+) -> Verdict:
+    stats = Stats()
+    tasks = await load_with(cy, crowd, duration, stats)
+    if not await wait_until_running(cy, crowd, 240):
+        return name, False, "not every server started before the fault"
+    async with new_session(Hub("courtyard", cy.base_url)) as kept:
+        await login(kept, Hub("courtyard", cy.base_url), crowd[0])  # a cookie kept across
+        servers_before = server_pids(crowd)
+        if name == "hub-kill":
+            victim = cy.pids()["hub"]
+            os.kill(victim, signal.SIGKILL)
+            cy.process.proc.wait(10)  # type: ignore[union-attr]
+            await asyncio.to_thread(restart_on_same_port, cy)
+        else:
+            victim = next(pid for n, pid in cy.pids().items() if n.startswith("worker"))
+            os.kill(victim, signal.SIGKILL)
+        began = time.monotonic()
+        status = await first_ok(kept, f"{cy.base_url}/user/{crowd[0].name}/api/status", 60)
+        recovered = time.monotonic() - began
+        servers_after = server_pids(crowd)
+        window_end = time.monotonic() + 5  # connections the kill cut, and their retries
+    await asyncio.gather(*tasks)
+    await verify_saves(Hub("courtyard", cy.base_url), cy.admin_token, stats)
+    cut = sum(1 for t in stats.error_times if t <= window_end)
+    later = len(stats.error_times) - cut
+    survived = servers_before <= servers_after
+    ok = status == 200 and not stats.lost and survived and later == 0
+    detail = (f"next request with the old cookie: HTTP {status} after {recovered:.1f} s; "
+              f"{len(servers_before)} servers, {'all' if survived else 'NOT all'} survived; "
+              f"{len(stats.saves)} saves, {len(stats.lost)} lost; {cut} requests cut by the "
+              f"kill (retried), {later} errors after it ({dict(stats.errors.most_common(4))})"
+              )  # fmt: skip
+    return name, ok, detail
+
+
+def server_pids(crowd: list[Person]) -> set[int]:
+    """Users' jupyter servers (not their kernels)."""
+    found = set()
+    for pid in processes_of(uids(crowd)):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"ipykernel" not in argv:
+            found.add(pid)
+    return found
+
+
+def restart_on_same_port(cy: CourtyardHub) -> None:
+    process = cy.process
+    process.listen_port = process.port
+    process.proc = None
+    process.start(timeout=60)
+
+
+async def first_ok(http: aiohttp.ClientSession, url: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    status = 0
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(url, allow_redirects=False) as r:
+                status = r.status
+                if status == 200:
+                    return status
+        except (aiohttp.ClientError, OSError):
+            status = -1
+        await asyncio.sleep(0.2)
+    return status
+
+
+async def health_lag(base: str, deadline: float, lags: list[float]) -> None:
+    """The hub's event loop lag, as seen from outside: /hub/health round trips, 5 a second."""
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            try:
+                async with http.get(base + "/hub/health") as r:
+                    await r.read()
+                lags.append(time.perf_counter() - began)
+            except (aiohttp.ClientError, OSError):
+                lags.append(float("inf"))
+            await asyncio.sleep(0.2)
+
+
+async def stop_one_server(cy: CourtyardHub, crowd: list[Person], duration: float) -> Verdict:
+    stats = Stats()
+    victim, others = crowd[0], crowd[1:]
+    victim_stats = Stats()
+    deadline = time.monotonic() + duration
+    hub = Hub("courtyard", cy.base_url)
+    tasks = [asyncio.create_task(live_a_session(p, hub, stats, deadline)) for p in others]
+    tasks.append(asyncio.create_task(live_a_session(victim, hub, victim_stats, deadline)))
+    if not await wait_until_running(cy, crowd, 240):
+        return "sigstop", False, "not every server started before the fault"
+    stopped = processes_of(uids([victim]))
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    lags: list[float] = []
+    try:
+        errors_before = sum(stats.errors.values())
+        await health_lag(cy.base_url, deadline, lags)
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    await asyncio.gather(*tasks)
+    await verify_saves(hub, cy.admin_token, stats)
+    errors = sum(stats.errors.values()) - errors_before
+    p99 = percentile(lags, 99)
+    ok = errors == 0 and not stats.lost and p99 < 0.5
+    detail = (f"{len(stopped)} processes of {victim.name} stopped; others: {errors} errors, "
+              f"{len(stats.saves)} saves, {len(stats.lost)} lost; /hub/health p50 "
+              f"{percentile(lags, 50) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
+    return "sigstop", ok, detail

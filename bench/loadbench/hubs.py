@@ -1,0 +1,133 @@
+"""The two hubs under test and the Unix users they serve.
+
+Courtyard is started as ``courtyard up`` (tests/hubprocess.py's HubProcess: the real CLI, its
+ready line); JupyterHub by bench/jupyterhub_ref.py. Bench users ``cyload01``.. are created with
+useradd (random passwords) and removed with userdel at the end unless they existed before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadbench.people import Person
+from loadbench.stats import processes_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.hubprocess import HubProcess
+
+USER_PREFIX = "cyload"
+
+
+@contextmanager
+def bench_users(count: int) -> Iterator[list[Person]]:
+    """``count`` Unix users cyload01.. with fresh passwords; the ones created here are removed."""
+    people, created = [], []
+    for n in range(1, count + 1):
+        name = f"{USER_PREFIX}{n:02d}"
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
+            created.append(name)
+        password = secrets.token_urlsafe(12)
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+        people.append(Person(name, password))
+    try:
+        yield people
+    finally:
+        leftover = processes_of({pwd.getpwnam(name).pw_uid for name in created})
+        for pid in leftover:  # servers the hubs left behind, by pid; bench users only
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for name in created:
+            subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
+
+
+def uids(people: list[Person]) -> set[int]:
+    return {pwd.getpwnam(p.name).pw_uid for p in people}
+
+
+@dataclass
+class CourtyardHub:
+    process: HubProcess
+    admin_token: str
+
+    @property
+    def base_url(self) -> str:
+        return self.process.url
+
+    def pids(self) -> dict[str, int]:
+        """The hub and its proxy workers (root-owned children), not users' servers."""
+        assert self.process.proc is not None
+        hub = self.process.proc.pid
+        found = {"hub": hub}
+        for n, pid in enumerate(root_children(hub), start=1):
+            found[f"worker{n}"] = pid
+        return found
+
+
+def root_children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid and entry.stat().st_uid == 0:
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def courtyard_config(people: list[Person], token: str, extra: str = "") -> str:
+    names = ", ".join(f'"{p.name}"' for p in people)
+    return f"""auth = "system"
+allowed_users = [{names}]
+python = "{sys.executable}"
+start_timeout = 180
+stop_grace = 3
+{extra}
+
+[[services]]
+name = "bench-admin"
+api_token = "{token}"
+
+[[load_roles]]
+name = "bench-admin"
+scopes = ["admin:users", "admin:servers", "access:servers", "list:users", "read:users:activity"]
+services = ["bench-admin"]
+"""
+
+
+@contextmanager
+def start_courtyard(
+    people: list[Person], work_dir: Path, extra: str = "", state_dir: Path | None = None
+) -> Iterator[CourtyardHub]:
+    token = secrets.token_hex(24)
+    state = state_dir or work_dir / "courtyard-state"
+    state.mkdir(parents=True, exist_ok=True)
+    process = HubProcess(state, courtyard_config(people, token, extra))
+    process.start(timeout=60)
+    try:
+        yield CourtyardHub(process, token)
+    finally:
+        process.stop()
+        subprocess.run(
+            [sys.executable, "-m", "courtyard", "stop-servers", "--state-dir", str(state)],
+            check=False, capture_output=True, env={**os.environ},
+        )  # fmt: skip
+        if state_dir is None:
+            shutil.rmtree(state, ignore_errors=True)
