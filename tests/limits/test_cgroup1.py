@@ -219,6 +219,37 @@ async def test_a_profile_sets_the_servers_limits_within_the_rules(
         await spawner.stop()
 
 
+async def test_a_named_server_has_its_own_cgroup_with_its_profiles_limits(
+    make_hub: MakeHub, alice: UnixUser
+) -> None:
+    hub = make_hub(
+        memory="1G", cpus=1, profiles=[Profile("default"), Profile("small", memory="256M")]
+    )
+    default = hub.spawner(alice.name, profile="default")
+    named = hub.spawner(alice.name, server="notes", profile="small")
+    await default.start(lambda p: None)
+    try:
+        await named.start(lambda p: None)
+        try:
+            assert default.placement is not None and named.placement is not None
+            assert hub.limiter.backend is not None
+            assert default.placement.key != named.placement.key
+            kept = {
+                s.placement.key: hub.limiter.backend.read_back(s.placement.paths)
+                for s in (default, named)
+                if s.placement is not None
+            }
+            assert kept[default.placement.key].memory == 1 << 30  # type: ignore[union-attr]
+            assert kept[named.placement.key].memory == 256 << 20  # type: ignore[union-attr]
+            found = named.measure()
+            assert found is not None and found[1] is not None and found[1].memory > 0
+        finally:
+            await named.stop()
+        assert default.placement is not None  # the default server keeps its cgroup
+    finally:
+        await default.stop()
+
+
 def test_stale_cgroups_of_ended_servers_are_removed(make_hub: MakeHub) -> None:
     hub = make_hub(memory="100M")
     backend = hub.limiter.backend
