@@ -87,6 +87,7 @@ def test_served_operations_answer_in_the_specs_shapes(service: Api, api_hub: Hub
         ("GET", "/groups", "/groups", None),
         ("GET", "/groups/{name}", "/groups/spec", None),
         ("POST", "/groups/{name}/users", "/groups/spec/users", {"users": ["cyalice"]}),
+        ("PUT", "/groups/{name}/properties", "/groups/spec/properties", {"room": "B2"}),
         ("DELETE", "/groups/{name}/users", "/groups/spec/users", {"users": ["cyalice"]}),
         ("DELETE", "/groups/{name}", "/groups/spec", None),
         ("GET", "/services/{name}", "/services/tester", None),

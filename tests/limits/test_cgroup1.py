@@ -231,7 +231,8 @@ async def test_a_named_server_has_its_own_cgroup_with_its_profiles_limits(
     try:
         await named.start(lambda p: None)
         try:
-            assert default.placement is not None and named.placement is not None
+            assert default.placement is not None
+            assert named.placement is not None
             assert hub.limiter.backend is not None
             assert default.placement.key != named.placement.key
             kept = {
@@ -242,7 +243,9 @@ async def test_a_named_server_has_its_own_cgroup_with_its_profiles_limits(
             assert kept[default.placement.key].memory == 1 << 30  # type: ignore[union-attr]
             assert kept[named.placement.key].memory == 256 << 20  # type: ignore[union-attr]
             found = named.measure()
-            assert found is not None and found[1] is not None and found[1].memory > 0
+            assert found is not None
+            assert found[1] is not None
+            assert found[1].memory > 0
         finally:
             await named.stop()
         assert default.placement is not None  # the default server keeps its cgroup

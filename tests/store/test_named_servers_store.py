@@ -30,7 +30,9 @@ def test_upgrading_a_release_0_1_database_keeps_its_running_server(tmp_path: Pat
         assert alice is not None
         assert (alice.state, alice.server, alice.user_options) == ("running", "", {})
         assert alice.endpoint == {
-            "unix_path": "/run/courtyard/alice/server.sock", "host": None, "port": None
+            "unix_path": "/run/courtyard/alice/server.sock",
+            "host": None,
+            "port": None,
         }
         assert alice.spawner_state["pid"] == 4242
         assert alice.secret == "s3cret"
@@ -76,7 +78,8 @@ def test_servers_are_keyed_by_user_and_name(store: Store, clock: ManualClock) ->
     assert torch.user_options == {"profile": "torch"}
     assert store.get_server("ada", "other") is None
     assert [r.key for r in store.list_servers(states=("running", "starting"))] == [
-        "ada", "ada/torch"
+        "ada",
+        "ada/torch",
     ]
     grouped = store.servers_by_user(["ada", "bo", "nobody"])
     assert [r.server for r in grouped["ada"]] == ["", "torch"]
@@ -117,3 +120,42 @@ def test_courtyard_status_lists_each_running_server(tmp_path: Path) -> None:
     assert keys == ["ada", "ada/torch"]
     record = HubRecord(pid=1, url="http://127.0.0.1:8000/", started=0.0, ticks=0)
     assert "  Running servers: ada, ada/torch" in status_lines(record, keys)
+
+
+def test_0003_adds_display_names_and_group_properties_and_downgrades_keeping_servers(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+
+    from courtyard.store.tokenstore import GroupStore
+
+    url = f"sqlite:///{tmp_path / 'courtyard.sqlite'}"
+    store = Store.open(url)
+    store.add_user("ada")
+    store.save_server("ada", "notes", state="stopped", display_name="Notes")
+    groups = GroupStore(store)
+    groups.create("lab")
+    assert groups.set_properties("lab", {"room": 2})
+    assert groups.properties(["lab", "none"]) == {"lab": {"room": 2}}
+    assert not groups.set_properties("none", {})
+    record = store.get_server("ada", "notes")
+    assert record is not None
+    assert record.display_name == "Notes"
+    assert store.rename_server("ada", "notes", "thesis")
+    assert store.get_server("ada", "thesis") is not None
+    config = schema.alembic_config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    assert schema.current_revision(store.engine) == "0002"
+    with store.engine.begin() as connection:
+        names = [row[0] for row in connection.exec_driver_sql("SELECT name FROM servers")]
+    assert names == ["thesis"]
+    store.close()
+    store = Store.open(url)  # upgrades again: the server is there, its display name reset
+    try:
+        again = store.get_server("ada", "thesis")
+        assert again is not None
+        assert again.display_name == ""
+    finally:
+        store.close()

@@ -34,11 +34,21 @@ def group_need(who: Caller, base: str, group: str) -> None:
     raise ApiError(403, f"Action is not authorized with current scopes; requires any of [{base}]")
 
 
-def group_model(context: ApiContext, who: Caller, name: str, users: list[str]) -> dict[str, Any]:
+def group_model(
+    context: ApiContext,
+    who: Caller,
+    name: str,
+    users: list[str],
+    properties: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """JupyterHub's group model; ``properties`` when the caller has them (a list loads them
+    in one query)."""
     model: dict[str, Any] = {"kind": "group", "name": name}
     if group_may(who, "read:groups", name):
         model["users"] = users
-        model["properties"] = {}
+        if properties is None:
+            properties = context.groups.properties([name]).get(name, {})
+        model["properties"] = properties
     if group_may(who, "read:roles:groups", name):
         model["roles"] = context.permissions.book.roles_of_group(name)
     return model
@@ -66,9 +76,11 @@ async def list_groups(request: web.Request) -> web.StreamResponse:
         )
     offset, limit = paginate(request)
     names = [n for n in context.groups.names() if group_may(who, "list:groups", n)]
+    shown = names[offset : offset + limit]
+    properties = context.groups.properties(shown)
     models = [
-        group_model(context, who, n, members_or_404(context, n))
-        for n in names[offset : offset + limit]
+        group_model(context, who, n, members_or_404(context, n), properties.get(n, {}))
+        for n in shown
     ]
     return reply(page(request, models, len(names), offset, limit))
 
@@ -146,3 +158,14 @@ async def change_members(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, e.message) from e
     context.tokens.forget()
     return reply(group_model(context, who, name, members_or_404(context, name)))
+
+
+async def set_properties(request: web.Request) -> web.StreamResponse:
+    """``PUT /groups/{name}/properties``: replace the group's properties (a JSON object)."""
+    context, who = api(request), caller(request)
+    name = request.match_info["name"]
+    group_need(who, "groups", name)
+    users = members_or_404(context, name)
+    data = await json_required(request)
+    context.groups.set_properties(name, data)
+    return reply(group_model(context, who, name, users, data))

@@ -49,7 +49,7 @@ def server_model(view: ServerView, state: dict[str, Any] | None) -> dict[str, An
     )
     model: dict[str, Any] = {
         "name": server,
-        "display_name": server,
+        "display_name": view.display_name or server,
         "full_name": f"{name}/{server}",
         "ready": view.state == "running",
         "stopped": view.state == "stopped",

@@ -16,6 +16,7 @@ from courtyard.api.context import (
     caller,
     json_object,
     json_required,
+    read_json,
     reply,
 )
 from courtyard.api.models import server_model, spawner_state
@@ -58,7 +59,11 @@ async def start_server(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, f"{describe(name, server)} is already running")
     if state == "stopping":
         raise ApiError(400, f"{describe(name, server)} is pending stop, please wait")
-    options = await json_object(request)
+    body = await read_json(request)
+    if body is not None and not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object.")
+    # no body: the user_options it was created or PATCHed with (JupyterHub 6's PUT/PATCH)
+    options = dict(context.servers.view(name, server).user_options if body is None else body)
     profile = chosen_profile(options, context, name)
     handle = context.servers.request_start(name, profile, server=server, user_options=options)
     if not await wait_for(handle.task, SLOW_SPAWN):
@@ -160,29 +165,54 @@ async def once(event: Event) -> AsyncIterator[Event]:
 
 
 def server_view_or_404(request: web.Request, base: str) -> tuple[str, ServerView]:
+    """The server of a ``/server`` or ``/servers/{server_name}`` path; 404 if it was never
+    started (the default one) or created (a named one)."""
     context, who = api(request), caller(request)
-    name = request.match_info["name"]
-    who.need(base, name)
+    name, server = request.match_info["name"], server_name_of(request)
+    who.need(base, name, server)
     user_or_404(request, name)
-    if context.store.get_server(name) is None:
+    if context.store.get_server(name, server) is None:
+        if server:
+            raise ApiError(404, f"{name} has no server named {server!r}")
         raise ApiError(404, f"{name} has no server yet (it was never started)")
-    return name, context.servers.view(name)
+    return name, context.servers.view(name, server)
+
+
+def answer(request: web.Request, view: ServerView, status: int = 200) -> web.Response:
+    context, who = api(request), caller(request)
+    state = spawner_state(context, who, view.user, view.server)
+    return reply(server_model(view, state), status)
 
 
 async def get_server(request: web.Request) -> web.StreamResponse:
-    """JupyterHub 6's single server model."""
+    """JupyterHub 6's single server model (the default or a named server)."""
+    _name, view = server_view_or_404(request, "read:servers")
+    return answer(request, view)
+
+
+async def create_server(request: web.Request) -> web.StreamResponse:
+    """``PUT /users/{name}/servers/{server_name}``: create a named server without starting
+    it; the body (optional) is its user_options. 409 if it exists."""
     context, who = api(request), caller(request)
-    name, view = server_view_or_404(request, "read:servers")
-    return reply(server_model(view, spawner_state(context, who, name)))
+    name, server = request.match_info["name"], server_name_of(request)
+    who.need("start:servers", name, server)
+    user_or_404(request, name)
+    if context.store.get_server(name, server) is not None:
+        raise ApiError(409, f"{describe(name, server)} already exists")
+    options = await json_object(request)
+    chosen_profile(options, context, name)
+    context.servers.check_new_server(name, server)
+    context.store.save_server(name, server, state="stopped", user_options=options)
+    return answer(request, context.servers.view(name, server), 201)
 
 
 PATCHABLE = ("name", "display_name", "user_options")
 
 
 async def patch_server(request: web.Request) -> web.StreamResponse:
-    """JupyterHub 6's edit of a stopped server. Courtyard's default server has no display
-    name and cannot be renamed; user_options are given when starting (see docs/api.md)."""
-    context, who = api(request), caller(request)
+    """JupyterHub 6's edit of a stopped server: ``user_options`` (used at its next start,
+    the profile checked), ``display_name`` and, for a named server, ``name`` (a rename)."""
+    context = api(request)
     data = await json_required(request)
     if not data:
         raise ApiError(400, "Must specify at least one field to modify.")
@@ -190,17 +220,31 @@ async def patch_server(request: web.Request) -> web.StreamResponse:
     if unknown:
         raise ApiError(400, f"Unexpected fields: {unknown}, supported fields: {list(PATCHABLE)}")
     name, view = server_view_or_404(request, "start:servers")
+    server = view.server
     if view.state != "stopped":
-        raise ApiError(400, f"{name}'s server is active. Please stop it before modifying it.")
-    if data.get("name", "") != "":
-        raise ApiError(400, "Renaming the default server needs named servers (not enabled).")
-    if data.get("display_name", "") != "":
-        raise ApiError(400, "The default server has no display name (named servers do).")
-    if "user_options" in data:
-        if not isinstance(data["user_options"], dict):
-            raise ApiError(400, "user_options must be a dict")
-        raise ApiError(400, "Courtyard takes user_options when starting: POST /server.")
-    return reply(server_model(view, spawner_state(context, who, name)))
+        raise ApiError(
+            400, f"{describe(name, server)} is active. Please stop it before modifying it."
+        )
+    new = data.get("name", server)
+    if not isinstance(new, str):
+        raise ApiError(400, "name must be a string")
+    display = data.get("display_name", view.display_name)
+    if not isinstance(display, str) or len(display) > 255:
+        raise ApiError(400, "display_name must be a string of at most 255 characters")
+    options = data.get("user_options", view.user_options)
+    if not isinstance(options, dict):
+        raise ApiError(400, "user_options must be a dict")
+    chosen_profile(options, context, name)
+    if new != server:
+        if not server:
+            raise ApiError(400, "The default server cannot be renamed.")
+        try:
+            context.servers.rename(name, server, new)
+        except CourtyardError as exc:
+            status = 409 if context.store.get_server(name, new) is not None else 400
+            raise ApiError(status, exc.message) from exc
+    context.store.save_server(name, new, display_name=display, user_options=options)
+    return answer(request, context.servers.view(name, new))
 
 
 async def admin_access(request: web.Request) -> web.StreamResponse:

@@ -81,6 +81,7 @@ class ServerView:
     notice: LimitNotice | None = None  # e.g. its kernel was stopped at the memory limit
     server: str = ""
     user_options: dict[str, Any] = field(default_factory=dict)
+    display_name: str = ""  # "" shows the server's name
 
     @property
     def key(self) -> str:
@@ -185,6 +186,7 @@ class ServerManager:
             url=self.url_for(user, server),
             server=server,
             user_options=dict(record.user_options) if record else {},
+            display_name=record.display_name if record else "",
             notice=self.limits.notice(handle.key),
         )
 
@@ -374,6 +376,25 @@ class ServerManager:
             await self.stop(user, reason, server=view.server)
         for key in [k for k, h in self._handles.items() if h.user == user]:
             self._handles.pop(key, None)
+
+    def rename(self, user: str, server: str, new: str) -> None:
+        """Rename a stopped named server (JupyterHub 6's PATCH with ``name``); its files and
+        logs are per start, so nothing else moves. Raises ServerNameError for a bad or taken
+        name."""
+        check_server_name(new)
+        if self.handle(user, server).state != "stopped":
+            raise ServerStateError(
+                N_("{user}'s server {server!r} is active; stop it before renaming it."),
+                params={"user": user, "server": server},
+            )
+        if self.store.get_server(user, new) is not None:
+            raise ServerNameError(
+                N_("{user} already has a server named {server!r}."),
+                params={"user": user, "server": new},
+            )
+        self.store.rename_server(user, server, new)
+        self._handles.pop(server_key(user, server), None)
+        log.info("%s's named server %r is now %r", user, server, new)
 
     async def delete_named(self, user: str, server: str, reason: str | None = None) -> None:
         """Stop a named server and delete it (its row and its name): JupyterHub's

@@ -61,6 +61,7 @@ class Server(Base):
     secret: Mapped[str] = mapped_column(String(255), default="")
     stop_reason: Mapped[str | None] = mapped_column(Text)
     user_options: Mapped[str] = mapped_column(Text, default="{}")
+    display_name: Mapped[str] = mapped_column(String(255), default="")
 
     user: Mapped[User] = relationship(back_populates="servers")
 
@@ -84,6 +85,7 @@ class Group(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
+    properties: Mapped[str] = mapped_column(Text, default="{}")  # JSON, JupyterHub's
 
 
 class UserGroup(Base):

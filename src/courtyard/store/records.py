@@ -52,6 +52,7 @@ class ServerRecord:
     secret: str = field(default="", repr=False)
     server: str = ""
     user_options: dict[str, Any] = field(default_factory=dict)
+    display_name: str = ""  # "" shows the server's name
 
     @property
     def key(self) -> str:

@@ -90,6 +90,7 @@ def server_record(row: Server, owner: str) -> ServerRecord:
         secret=row.secret,
         server=row.name,
         user_options=json.loads(row.user_options or "{}"),
+        display_name=row.display_name or "",
     )
 
 
@@ -321,6 +322,7 @@ class Store:
         last_activity: datetime | Unset | None = UNSET,
         stop_reason: str | Unset | None = UNSET,
         user_options: Mapping[str, Any] | Unset = UNSET,
+        display_name: str | Unset = UNSET,
     ) -> ServerRecord:
         """Create or update user ``name``'s server ``server``; only the keywords given change.
         Raises UnknownUserError if the user does not exist."""
@@ -333,6 +335,7 @@ class Store:
             last_activity=last_activity,
             stop_reason=stop_reason,
             user_options=user_options,
+            display_name=display_name,
         )
         with self.transaction() as db:
             user = db.scalar(select(User).where(User.name == name))
@@ -349,12 +352,27 @@ class Store:
                     spawner_state="{}",
                     secret="",
                     user_options="{}",
+                    display_name="",
                 )
                 db.add(row)
             for key, value in values.items():
                 setattr(row, key, value)
             db.flush()
             return server_record(row, name)
+
+    def rename_server(self, name: str, server: str, new: str) -> bool:
+        """Rename user ``name``'s named server (its row); False if ``server`` is absent.
+        Raises UserExistsError when ``new`` is taken."""
+        query = (
+            update(Server)
+            .where(Server.user_id == user_id_query(name), Server.name == server)
+            .values(name=new)
+        )
+        try:
+            with self.transaction() as db:
+                return bool(db.execute(query).rowcount)  # type: ignore[attr-defined]
+        except IntegrityError as exc:
+            raise UserExistsError(f"{name} already has a server named {new!r}") from exc
 
     def delete_server(self, name: str, server: str) -> bool:
         """Forget user ``name``'s named server ``server`` (its row); False if absent."""

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -123,6 +125,22 @@ class GroupStore:
                 return None
             query = select(User.name).join(UserGroup, UserGroup.user_id == User.id)
             return list(db.scalars(query.where(UserGroup.group_id == gid).order_by(User.name)))
+
+    def properties(self, groups: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The properties of each of ``groups`` that exists (one query)."""
+        wanted = list(groups)
+        if not wanted:
+            return {}
+        query = select(Group.name, Group.properties).where(Group.name.in_(wanted))
+        with self.store.transaction() as db:
+            return {name: json.loads(text or "{}") for name, text in db.execute(query)}
+
+    def set_properties(self, group: str, properties: Mapping[str, Any]) -> bool:
+        """Replace ``group``'s properties (JupyterHub's PUT); False if there is no such group."""
+        text = json.dumps(dict(properties), sort_keys=True)
+        query = update(Group).where(Group.name == group).values(properties=text)
+        with self.store.transaction() as db:
+            return bool(db.execute(query).rowcount)  # type: ignore[attr-defined]
 
     def of_user(self, user: str) -> list[str]:
         query = (
