@@ -47,3 +47,17 @@ def test_without_controllers_cgroup2_says_what_is_missing() -> None:
         pytest.skip("this kernel delegates cgroup2 controllers; the failure path needs one without")
     with pytest.raises(ConfigError, match="offers no"):
         CgroupV2Backend.discover("cytest-none")
+
+
+def test_controllers_are_handed_down_from_the_hubs_own_cgroup_to_the_parent() -> None:
+    """Which cgroups enable controllers for their children (and, holding the hub's own
+    processes, move them into a leaf first): the hub's own cgroup down to the servers'
+    parent, never the root cgroup nor systemd's slices above the hub."""
+    from courtyard.spawners.limits.cgroup2 import between
+
+    root = Path("/sys/fs/cgroup")
+    unit = root / "system.slice" / "courtyard.service"
+    assert between(root, unit, unit / "courtyard") == [unit]
+    assert between(root, unit, unit / "lab" / "courtyard") == [unit, unit / "lab"]
+    assert between(root, root, root / "courtyard") == []
+    assert between(root, unit, root / "lab" / "courtyard") == [root / "lab"]  # an absolute one

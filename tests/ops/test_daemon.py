@@ -151,6 +151,7 @@ def test_install_service_writes_a_unit_without_systemd(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     text = unit.read_text()
     assert "KillMode=process" in text
+    assert "Delegate=yes" in text  # cgroup v2 limits need the subtree
     assert f"ExecStart={sys.executable} -m courtyard up --state-dir {tmp_path}" in text
     assert "systemctl daemon-reload" in done.stdout
     assert courtyard("install-service", "--output", str(unit)).returncode != 0  # no overwrite

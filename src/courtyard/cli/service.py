@@ -26,6 +26,8 @@ Restart=on-failure
 RestartSec=2
 # Stop only the hub: users' servers keep running and are re-attached when it comes back.
 KillMode=process
+# The hub manages its own cgroup subtree: cgroup v2 resource limits ([limits]) need it.
+Delegate=yes
 TimeoutStopSec=30
 
 [Install]

@@ -3,6 +3,10 @@
 
 Usable only where the parent offers the memory, cpu and pids controllers
 (``cgroup.controllers``); Courtyard enables them for its children (``cgroup.subtree_control``).
+cgroup v2 lets a non-root cgroup hand controllers to children only while it has no processes
+of its own, so when the parent is the hub's own cgroup (a systemd unit with ``Delegate=yes``,
+the documented way) the hub first moves its own processes into a leaf ``<parent>/hub`` - what
+systemd's delegation docs ask of a delegated unit's manager.
 Memory: ``memory.max`` and ``memory.swap.max = 0``; CPU: ``cpu.max``; tasks: ``pids.max``;
 ``memory.events`` counts OOM kills. The devices controller of v2 is a BPF program, which this
 backend does not load: GPUs are kept apart by CUDA_VISIBLE_DEVICES only (it says so).
@@ -10,6 +14,7 @@ backend does not load: GPUs are kept apart by CUDA_VISIBLE_DEVICES only (it says
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from courtyard.config.limits import Allowance
@@ -28,6 +33,41 @@ def offered_controllers(folder: Path) -> set[str]:
         return set()
 
 
+HUB_LEAF = "hub"
+
+
+def hand_down(folder: Path) -> None:
+    """Enable the controllers Courtyard needs for ``folder``'s children; if ``folder`` holds
+    processes (the hub's own, in a delegated unit), move them into ``folder/hub`` first."""
+    enabled = set(cgroupfs.read(folder / "cgroup.subtree_control").split())
+    wanted = " ".join(f"+{c}" for c in NEEDED if c not in enabled)
+    if not wanted:
+        return
+    try:
+        cgroupfs.write(folder / "cgroup.subtree_control", wanted)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EBUSY:  # EBUSY: "no internal processes"
+            raise
+    leaf = folder / HUB_LEAF
+    leaf.mkdir(exist_ok=True)
+    for pid in cgroupfs.read(folder / "cgroup.procs").split():
+        try:
+            cgroupfs.write(leaf / "cgroup.procs", pid)
+        except ProcessLookupError:
+            continue  # it ended meanwhile
+    cgroupfs.write(folder / "cgroup.subtree_control", wanted)
+
+
+def between(mount: Path, own: Path, target: Path) -> list[Path]:
+    """The cgroups that must hand controllers down to reach ``target``: from the hub's own
+    (or, for a parent outside it, ``target``'s parent) down to ``target``'s parent; never
+    the root cgroup, which has them and may hold processes."""
+    start = own if own in target.parents else target.parent
+    chain = [start, *(p for p in reversed(target.parents) if start in p.parents)]
+    return [p for p in chain if p != mount and p != target]
+
+
 class CgroupV2Backend:
     name = "cgroup2"
 
@@ -39,7 +79,8 @@ class CgroupV2Backend:
         mount = cgroupfs.v2_mount()
         if mount is None:
             raise ConfigError("no cgroup v2 hierarchy is mounted.")
-        target = mount / cgroupfs.under(cgroupfs.own_cgroups().get("", "/"), parent)
+        own = cgroupfs.own_cgroups().get("", "/")
+        target = mount / cgroupfs.under(own, parent)
         above = target.parent
         missing = [c for c in NEEDED if c not in offered_controllers(above)]
         if missing:
@@ -49,6 +90,8 @@ class CgroupV2Backend:
             )
         try:
             target.mkdir(parents=True, exist_ok=True)
+            for folder in between(mount, mount / own.lstrip("/"), target):
+                hand_down(folder)
             cgroupfs.write(target / "cgroup.subtree_control", " ".join(f"+{c}" for c in NEEDED))
         except OSError as exc:
             raise ConfigError(f"cannot delegate {str(target)!r}: {exc.strerror}.") from exc
