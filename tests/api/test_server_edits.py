@@ -140,3 +140,18 @@ def test_group_properties_are_set_read_and_listed(service: Api, bob: UnixUser) -
         assert bobs.call("PUT", "/groups/physics/properties", json={}).status_code in (403, 404)
     finally:
         service.call("DELETE", "/groups/physics")
+
+
+def test_without_admin_access_an_admin_cannot_mint_access_to_anothers_server(
+    service: Api, alice: UnixUser, bob: UnixUser
+) -> None:
+    """Courtyard's default (admin_access = false): an admin's scopes stop short of users'
+    servers, so the JupyterHub admin's ``access:servers!server=bob/`` is refused, saying why."""
+    admin = service.as_token(user_token(service, alice.name))
+    r = admin.call(
+        "POST",
+        f"/users/{alice.name}/tokens",
+        json={"scopes": [f"access:servers!server={bob.name}/"]},
+    )
+    assert r.status_code == 403, r.text
+    assert "access:servers" in r.json()["message"]
