@@ -29,7 +29,7 @@ async def test_alice_logs_in_and_runs_code_through_the_hub(
         assert r.status == 302
         assert r.headers["Location"].startswith("/hub/spawn-pending")
         ready = await client.wait_until_ready(alice.name)
-        assert ready["url"] == f"/user/{alice.name}/lab"
+        assert ready["url"] == f"/user/{alice.name}/"  # the server's root, as JupyterHub gives it
         status, body, _ = await client.get(f"/user/{alice.name}/lab")
         assert status == 200
         assert "JupyterLab" in body or "jupyter-config-data" in body

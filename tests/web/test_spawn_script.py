@@ -40,7 +40,7 @@ async def spawn_page(request: web.Request) -> web.Response:
         csrf_token="token",
         request_path=request.path_qs,
         server_name="alice",
-        next_url="/user/alice/next",
+        next_url=request.query.get("next", "/user/alice/next"),
         progress_url=f"/progress/{request.match_info['kind']}",
     )
     return web.Response(
@@ -78,6 +78,7 @@ async def base_url() -> AsyncIterator[str]:
     app.router.add_get("/progress/{kind}", progress)
     app.router.add_get("/hub/static/{file}", static_file)
     app.router.add_get("/user/alice/{tail:.*}", landing)
+    app.router.add_get("/hub/home", landing)
     app.router.add_get("/favicon.ico", no_icon)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -103,8 +104,17 @@ async def page(base_url: str) -> AsyncIterator[Page]:
         assert problems == []
 
 
-async def test_ready_event_leads_to_the_server(page: Page, base_url: str) -> None:
+async def test_ready_event_leads_where_the_person_was_going(page: Page, base_url: str) -> None:
+    """The ready event's url is the server's root (JupyterHub's); the page goes on to the
+    next url (a notebook deep link) instead."""
     await page.goto(f"{base_url}/spawn/ready")
+    await page.wait_for_url(f"{base_url}/user/alice/next", timeout=10_000)
+
+
+async def test_without_a_next_url_the_ready_event_leads_to_the_server(
+    page: Page, base_url: str
+) -> None:
+    await page.goto(f"{base_url}/spawn/ready?next=")
     await page.wait_for_url(f"{base_url}/user/alice/lab", timeout=10_000)
 
 
@@ -119,5 +129,5 @@ async def test_failed_event_shows_message_and_try_again(page: Page, base_url: st
 
 
 async def test_ready_url_off_site_is_not_followed(page: Page, base_url: str) -> None:
-    await page.goto(f"{base_url}/spawn/hostile")
-    await page.wait_for_url(f"{base_url}/user/alice/next", timeout=10_000)
+    await page.goto(f"{base_url}/spawn/hostile?next=")
+    await page.wait_for_url(f"{base_url}/hub/home", timeout=10_000)

@@ -50,7 +50,8 @@
       finished = true;
       source.close();
       bar.value = 100;
-      window.location.replace(localPath(data.url) || root.dataset.nextUrl);
+      // where the person was going (a notebook deep link); the ready url is only the root
+      window.location.replace(localPath(root.dataset.nextUrl) || localPath(data.url) || "/hub/home");
     }
   };
 
