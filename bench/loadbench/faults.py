@@ -6,6 +6,8 @@
 - ``worker-kill``: the same with ``workers = 2``, killing a proxy worker instead.
 - ``sigstop``: one person's server is SIGSTOPped mid-load; the others' cells and saves go on
   (no errors for them) and the hub's event loop lag stays low (measured by a /hub/health probe).
+- ``pg-restart``: PostgreSQL restarted mid-load, with ``database_url`` on it
+  (bench/loadbench/pgrestart.py).
 - ``crowd``: 500 idle WebSockets and slowloris connections (bench/loadbench/crowd.py).
 - ``disk-full``: the state dir on a small tmpfs fills up (bench/loadbench/diskfull.py).
 """
@@ -29,7 +31,7 @@ from loadbench.people import Hub, Person, live_a_session, login, new_session
 from loadbench.report import verify_saves
 from loadbench.stats import Stats, percentile, processes_of
 
-NAMES = ("hub-kill", "worker-kill", "sigstop", "disk-full", "crowd")
+NAMES = ("hub-kill", "worker-kill", "pg-restart", "sigstop", "disk-full", "crowd")
 Verdict = tuple[str, bool, str]
 
 
@@ -53,6 +55,10 @@ def run(name: str, people: list[Person], work: Path, args: argparse.Namespace) -
         return run_crowd(people, work, duration / 2)
     if name == "disk-full":
         return run_disk_full(people, work, duration)
+    if name == "pg-restart":
+        from loadbench.pgrestart import run_pg_restart  # it uses this module's helpers
+
+        return run_pg_restart(crowd, work, duration)
     if name in ("hub-kill", "worker-kill"):
         extra = "workers = 2" if name == "worker-kill" else ""
         with start_courtyard(crowd, work, extra, state_dir=work / f"state-{name}") as cy:

@@ -5,7 +5,9 @@ HMAC-SHA256 of the token under the hub's secret key, so forged or mangled cookie
 without touching the database. Only sha256(token) is stored (``sessions.id_hash``); logout
 deletes the row, which logs out every tab. Lookups are cached for ``cache_ttl`` seconds (and
 dropped at once on revoke, here and - through ``on_revoke`` - in the proxy workers), so the
-proxy can ask on every request.
+proxy can ask on every request. While the database cannot be reached (PostgreSQL restarting),
+a session looked up in the last ``STALE_IF_UNREACHABLE`` seconds is still honoured: no revoke
+can happen meanwhile (it needs the database), and people's open tabs keep working.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from courtyard.auth.principal import Principal
-from courtyard.auth.tokens import TokenManager
+from courtyard.auth.tokens import STALE_IF_UNREACHABLE, TokenManager
 from courtyard.config.settings import Settings
-from courtyard.store import SessionRecord, Store
+from courtyard.store import UNREACHABLE, SessionRecord, Store
 from courtyard.store.timestamps import from_epoch
 
 TOKEN_BYTES = 32
@@ -108,7 +110,11 @@ class SessionManager:
             token = self.token_of(cookie)
             if token is None:
                 return None
-            entry = self.refresh(cookie, token, now)
+            try:
+                entry = self.refresh(cookie, token, now)
+            except UNREACHABLE:
+                if entry is None or now - entry.fetched >= STALE_IF_UNREACHABLE:
+                    raise
         if entry.record is None or now >= entry.expires_at:
             return None
         return entry.record

@@ -20,11 +20,12 @@ from courtyard.auth.principal import Principal
 from courtyard.auth.roles import Permissions, Role, RoleBook
 from courtyard.config.settings import Settings
 from courtyard.config.tables import RoleConfig
-from courtyard.store.store import Store
+from courtyard.store.store import UNREACHABLE, Store
 from courtyard.store.timestamps import from_epoch
 from courtyard.store.tokenstore import GroupStore, TokenRecord, TokenStore
 
 CACHE_TTL = 5.0
+STALE_IF_UNREACHABLE = 120.0  # seconds a known answer is honoured while the database is down
 CACHE_ENTRIES = 10_000
 TOUCH_EVERY = 60.0
 MAX_TOKEN_CHARS = 256
@@ -114,7 +115,11 @@ class TokenManager:
         now = self.now()
         entry = self.cache.get(token)
         if entry is None or now - entry.fetched >= self.cache_ttl:
-            entry = self.remember(token, *self.resolve(token, now))
+            try:
+                entry = self.remember(token, *self.resolve(token, now))
+            except UNREACHABLE:  # as for sessions: the last answer, for a bounded while
+                if entry is None or now - entry.fetched >= STALE_IF_UNREACHABLE:
+                    raise
         if entry.principal is None or now >= entry.expires_at:
             return None
         return entry.principal

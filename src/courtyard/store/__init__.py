@@ -10,10 +10,11 @@ from courtyard.store.records import (
     SessionRecord,
     UserRecord,
 )
-from courtyard.store.store import UNSET, Store
+from courtyard.store.store import UNREACHABLE, UNSET, Store
 
 __all__ = [
     "SERVER_STATES",
+    "UNREACHABLE",
     "UNSET",
     "ServerRecord",
     "ServerState",

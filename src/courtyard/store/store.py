@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, delete, func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
@@ -31,6 +31,10 @@ from courtyard.store.records import (
     split_server_key,
 )
 from courtyard.store.timestamps import from_epoch
+
+# What the driver raises when the database cannot be reached (a restart, a network cut): the
+# callers that may go on for a moment on what the database said last catch exactly these.
+UNREACHABLE = (OperationalError, InterfaceError)
 
 Clock = Callable[[], float]
 USER_SORTS = ("name", "activity")
