@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import websockets
+from websockets.typing import Origin
 
 XSRF = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 
@@ -120,8 +121,8 @@ class HubClient:
         return websockets.connect(
             ws_url,
             additional_headers={"Cookie": self.cookie_header()},
-            origin=self.base,
-            max_size=None,  # type: ignore[arg-type]
+            origin=Origin(self.base),
+            max_size=None,
             open_timeout=90,
         )
 

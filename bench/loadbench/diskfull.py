@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from loadbench.hubs import start_courtyard
+from loadbench.hubs import CourtyardHub, start_courtyard
 from loadbench.people import XSRF_FIELD, Hub, Person, live_a_session, new_session
 from loadbench.report import verify_saves
 from loadbench.stats import Stats
@@ -77,7 +77,9 @@ def run_disk_full(people: list[Person], work: Path, duration: float) -> Verdict:
     return name, ok and integrity == "ok", f"{detail}; integrity_check {integrity!r}"
 
 
-async def scenario(cy, crowd, newcomer, state, duration):  # type: ignore[no-untyped-def]
+async def scenario(
+    cy: CourtyardHub, crowd: list[Person], newcomer: Person, state: Path, duration: float
+) -> Verdict:
     hub = Hub("courtyard", cy.base_url)
     stats = Stats()
     deadline = time.monotonic() + duration

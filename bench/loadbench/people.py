@@ -158,7 +158,7 @@ async def read_reply(ws: Any, msg_id: str) -> None:
 
 def notebook(person: Person, n: int) -> dict[str, Any]:
     source = f"# {person.name} save {n} {uuid.uuid4().hex}\n" + "x = 1\n" * random.randint(1, 400)
-    cell = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+    cell: dict[str, Any] = {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
             "execution_count": None}  # fmt: skip
     return {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
