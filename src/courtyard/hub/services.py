@@ -4,8 +4,8 @@ Each gets an API token (its configured ``api_token``, or a fresh one per hub sta
 JupyterHub's environment for a service (``JUPYTERHUB_API_TOKEN``, ``JUPYTERHUB_API_URL``,
 ``JUPYTERHUB_SERVICE_NAME``, ..., and for an OAuth client ``JUPYTERHUB_CLIENT_ID``,
 ``JUPYTERHUB_OAUTH_CALLBACK_URL``, ``JUPYTERHUB_OAUTH_ACCESS_SCOPES``, ...) plus
-Courtyard's names for the same values. A service that exits is started again after a delay that doubles per quick death (1 s up to 60 s) and
-resets once it has stayed up for a minute.
+Courtyard's names for the same values. A service that exits is started again after a delay
+that doubles per quick death (1 s up to 60 s) and resets once it has stayed up for a minute.
 """
 
 from __future__ import annotations
