@@ -54,9 +54,9 @@ oauth_no_confirm = true
 oauth_client_allowed_scopes = ["read:users:activity!user"]
 
 [[load_roles]]
-name = "service-users"
-scopes = ["access:services"]
-users = ["cyalice", "cybob"]
+name = "whoami-users"
+scopes = ["access:services!service=whoami"]
+users = ["cybob"]  # cyalice is an admin: the admin role holds access:services
 """)
 
 
@@ -155,6 +155,24 @@ def test_bob_is_bob_and_kept_out_of_alices_page(
         refused = bob_client.get("/services/whoami/alice-only")
         assert refused.status_code == 403, refused.text
         oauth_hub.wait_for_output(rf"Not allowing Hub user {bob.name}")  # the service said so
+
+
+def test_the_consent_page_speaks_chinese_and_needs_access_to_the_service(
+    oauth_hub: HubProcess, alice: UnixUser, bob: UnixUser
+) -> None:
+    alice_client, _ = service_login(oauth_hub, alice)
+    bob_client, _ = service_login(oauth_hub, bob)
+    with closing(alice_client), closing(bob_client):
+        query = urlencode({"client_id": "service-whoami", "response_type": "code"})
+        page = alice_client.get(f"{AUTHORIZE}?{query}", headers={"Accept-Language": "zh-CN"})
+        assert page.status_code == 200
+        assert "授权访问" in page.text
+        assert "Service whoami" in page.text
+        quick = urlencode({"client_id": "service-quick", "response_type": "code"})
+        refused = bob_client.get(f"{AUTHORIZE}?{quick}", follow_redirects=False)
+        assert refused.status_code == 403
+        assert "You do not have permission to access Service quick." in refused.text
+        assert "location" not in refused.headers
 
 
 def start_authorize(client: httpx.Client) -> tuple[str, httpx.Response]:
