@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from courtyard.api.setup import oauth_clients
 from courtyard.auth.oauth import (
     CODE_TTL,
     FatalClientError,
@@ -18,7 +19,12 @@ from courtyard.auth.oauth import (
     grantable,
     s256,
 )
+from courtyard.auth.roles import RoleBook
 from courtyard.config.tables import ServiceConfig
+from courtyard.errors import ConfigError
+from courtyard.hub.services import ServiceManager
+from courtyard.proxy.server import service_endpoints
+from courtyard.spawners.base import Endpoint
 
 SECRET = "the-services-api-token"
 CALLBACK = "/services/whoami/oauth_callback"
@@ -166,3 +172,26 @@ def test_pkce_s256_verifier_is_checked(provider: OAuthProvider) -> None:
     assert grant.user == "alice"
     with pytest.raises(RedirectedError):
         ask(provider, code_challenge=verifier, code_challenge_method="plain")
+
+
+def clients_of(*configs: ServiceConfig) -> list[str]:
+    services = ServiceManager(list(configs), lambda name: f"token-of-{name}")
+    return [c.client_id for c in oauth_clients(services, RoleBook.build([]))]
+
+
+def test_services_with_a_url_are_clients_and_bad_oauth_settings_are_refused() -> None:
+    plain = ServiceConfig(name="culler", command=["true"])
+    web = ServiceConfig(name="web", url="http://127.0.0.1:9", oauth_roles=["user"])
+    assert clients_of(plain, web) == ["service-web"]
+    bad_id = ServiceConfig(name="x", url="http://127.0.0.1:9", oauth_client_id="x")
+    with pytest.raises(ConfigError, match=r"services\[0\].oauth_client_id .* 'service-'"):
+        clients_of(bad_id)
+    bad_scope = ServiceConfig(name="x", url="http://h:9", oauth_client_allowed_scopes=["rd"])
+    with pytest.raises(ConfigError, match="unknown scopes"):
+        clients_of(bad_scope)
+    with pytest.raises(ConfigError, match="no such roles"):
+        clients_of(ServiceConfig(name="x", url="http://h:9", oauth_roles=["nope"]))
+    for url in ("https://127.0.0.1:9", "http://127.0.0.1", "http://127.0.0.1:9/sub"):
+        with pytest.raises(ConfigError, match=r"services\[0\].url"):
+            service_endpoints([ServiceConfig(name="x", url=url)])
+    assert service_endpoints([web, plain]) == {"web": Endpoint(host="127.0.0.1", port=9)}
