@@ -140,6 +140,10 @@ def test_the_service_gets_jupyterhubs_oauth_environment(oauth_hub: HubProcess) -
     assert json.loads(env["JUPYTERHUB_OAUTH_SCOPES"]) == ["access:services!service=whoami"]
     assert env["JUPYTERHUB_API_URL"] == oauth_hub.url + "/hub/api"
     assert env["JUPYTERHUB_BASE_URL"] == "/"
+    table = Api(oauth_hub.url, SERVICE_TOKEN).call("GET", "/proxy").json()
+    route = table["/services/whoami/"]
+    assert route["target"] == env["JUPYTERHUB_SERVICE_URL"]
+    assert route["data"] == {"service": "whoami"}
 
 
 def test_bob_is_bob_and_kept_out_of_alices_page(
