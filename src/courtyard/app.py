@@ -35,7 +35,7 @@ from courtyard.hub.servers import ServerManager
 from courtyard.ports import bind_or_explain, shared_listeners
 from courtyard.proxy.fleet import WorkerFleet
 from courtyard.proxy.routes import RouteTable
-from courtyard.proxy.server import ProxyServer
+from courtyard.proxy.server import ProxyServer, service_endpoints
 from courtyard.spawners.base import Endpoint, Spawner
 from courtyard.spawners.limits.limiter import Limiter
 from courtyard.spawners.local import LocalSpawner
@@ -197,6 +197,7 @@ class Courtyard:
             gate,
             Endpoint(unix_path=str(self.layout.control_socket)),
             on_upstream_gone=servers.on_upstream_gone,
+            services=service_endpoints(settings.services),
         )
         count = settings.resolved_workers()
         if count == 1:

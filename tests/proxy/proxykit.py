@@ -36,8 +36,9 @@ def set_cookies(request: web.Request) -> list[tuple[str, str]]:
     return [("Set-Cookie", line) for line in request.query.getall("setcookie", [])]
 
 
-def user_app(owner: str) -> web.Application:
-    """What a user's server looks like from the proxy: echo, stream, slow, WebSocket."""
+def user_app(owner: str, base: str = "") -> web.Application:
+    """What a user's server looks like from the proxy: echo, stream, slow, WebSocket (under
+    ``base``: ``/user/<owner>`` unless given, e.g. ``/services/<name>`` for a service)."""
 
     async def echo(request: web.Request) -> web.Response:
         body = await request.read()
@@ -80,7 +81,7 @@ def user_app(owner: str) -> web.Application:
         return ws
 
     app = web.Application(client_max_size=8 << 20)
-    base = f"/user/{owner}"
+    base = base or f"/user/{owner}"
     app.router.add_route("*", base + "/echo", echo)
     app.router.add_route("*", base, echo)
     app.router.add_post(base + "/stream", stream)

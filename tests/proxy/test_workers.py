@@ -98,10 +98,11 @@ async def fleet() -> AsyncIterator[Fleet]:
         hub = await serve_unix(hub_app(), Path(tmp) / "hub.sock", runners)
         alice_endpoint = await serve_unix(user_app("alice"), Path(tmp) / "alice.sock", runners)
         bob_endpoint = await serve_tcp(user_app("bob"), runners)
+        svc = await serve_tcp(user_app("svc", base="/services/svc"), runners)
         settings = Settings(
             state_dir=tmp,
             database_url=f"sqlite:///{tmp}/hub.sqlite",
-            services=[ServiceConfig(name="svc", url="http://127.0.0.1:1")],
+            services=[ServiceConfig(name="svc", url=f"http://127.0.0.1:{svc.port}")],
             load_roles=[RoleConfig(name="svc-role", scopes=["access:servers"], services=["svc"])],
         )
         store = Store.open(settings.resolved_database_url())
@@ -150,6 +151,18 @@ async def test_every_worker_serves_and_checks_the_session_itself(fleet: Fleet) -
     stats = fleet.fleet.stats()
     assert [s["worker"] for s in stats] == [1, 2]
     assert sum(int(s["accepted"] or 0) for s in stats) >= 3 * CONNECTIONS + 1
+
+
+async def test_every_worker_proxies_a_service_at_its_prefix(fleet: Fleet) -> None:
+    assert await owners(fleet.port, "/services/svc/echo", cookie(fleet.alice)) == {"svc"}
+    assert await owners(fleet.port, "/services/svc/echo") == {"svc"}  # the service decides
+    assert await owners(fleet.port, "/services/other/echo") == {"hub"}  # no such service
+    answer = await request(fleet.port, "/services/svc/echo?x=1", "token a-callers-token")
+    assert answer.json()["path"] == "/services/svc/echo?x=1"  # the path unchanged
+    assert answer.sent_header("Authorization") == ["token a-callers-token"]  # for the service
+    assert answer.sent_header("X-Courtyard-Secret") == []  # no user server's secret
+    mixed = await request(fleet.port, "/services/svc/echo", cookie(fleet.alice) + "; own=1")
+    assert mixed.sent_header("Cookie") == ["own=1"]  # its own cookies, never the hub's
 
 
 async def test_route_changes_reach_every_worker_at_once(fleet: Fleet) -> None:

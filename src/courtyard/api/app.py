@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from courtyard.api import culling, groups, hub, servers, services, tokens, users
+from courtyard.api import culling, groups, hub, oauth, servers, services, tokens, users
 from courtyard.api.activity import note_activity
 from courtyard.api.context import API, ApiContext, ApiError, api, identify, reply
 from courtyard.api.hub import API_VERSION
@@ -19,14 +19,16 @@ from courtyard.errors import CourtyardError
 log = logging.getLogger("courtyard.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/hub/api"
-PUBLIC = frozenset({"/hub/api", "/hub/api/", "/hub/api/health", "/hub/api/openapi.json"})
+PUBLIC = frozenset({"/hub/api", "/hub/api/", "/hub/api/health", "/hub/api/openapi.json",
+                    "/hub/api/oauth2/token",  # the client authenticates with its secret
+                    "/hub/api/authorizations/token"})  # fmt: skip  # removed: always 404
 
 
 @dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str  # below /hub/api
-    handler: Handler
+    handler: Handler | None  # None: a page, served by the control plane (web/)
     summary: str
     statuses: tuple[int, ...]
     scopes: tuple[str, ...] = ()
@@ -127,6 +129,20 @@ ENDPOINTS = (
     Endpoint("PATCH", "/proxy", services.patch_proxy,
              "Tell of a new proxy (a no-op: the proxy is built in)", (200, 400, 403),
              ("proxy",)),
+    Endpoint("POST", "/authorizations/token", oauth.post_token,
+             "Removed in JupyterHub 2.0 (answers 404)", (404,)),
+    Endpoint("GET", "/authorizations/token/{token}", oauth.get_token_owner,
+             "Deprecated: the model of a token's owner (use GET /user)", (200, 403, 404)),
+    Endpoint("GET", "/authorizations/cookie/{cookie_name}/{cookie_value}",
+             oauth.get_cookie_owner, "Deprecated: the user a login cookie belongs to",
+             (200, 403, 404)),
+    Endpoint("GET", "/oauth2/authorize", None,
+             "OAuth: the page asking the person to authorize a service (web/oauth.py)",
+             (200, 302, 400, 403)),
+    Endpoint("POST", "/oauth2/authorize", None,
+             "OAuth: the person approves (the page's form)", (302, 400, 403)),
+    Endpoint("POST", "/oauth2/token", oauth.token,
+             "OAuth: trade an authorization code for an API token", (200, 400, 401)),
     Endpoint("POST", "/shutdown", hub.shutdown, "Shut the hub down", (202, 403),
              ("shutdown",)),
 )  # fmt: skip
@@ -179,6 +195,7 @@ def build_api_app(context: ApiContext) -> web.Application:
     app = web.Application(middlewares=[versioned, api_errors, authenticate])
     app[API] = context
     for endpoint in ENDPOINTS:
-        app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+        if endpoint.handler is not None:
+            app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
     app.router.add_get("/openapi.json", openapi)
     return app

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from courtyard.auth import scopes as sc
 from courtyard.auth.authenticators import Authenticator
+from courtyard.auth.oauth import OAuthProvider
 from courtyard.auth.principal import Gate, Principal
 from courtyard.auth.roles import Permissions
 from courtyard.auth.sessions import SessionManager
@@ -38,6 +39,7 @@ class ApiContext:
     tokens: TokenManager
     permissions: Permissions
     services: ServiceManager
+    oauth: OAuthProvider
     authenticator: Authenticator
     gate: Gate
     sessions: SessionManager

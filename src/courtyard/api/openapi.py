@@ -12,7 +12,9 @@ from courtyard.auth.scopes import SCOPES
 
 REASONS = {
     200: "OK", 201: "Created", 202: "Accepted (still in progress)", 204: "No content",
-    400: "Bad request", 403: "Not allowed with the caller's scopes", 404: "Not found",
+    302: "Redirect (to the login page, or back to the OAuth client)", 400: "Bad request",
+    401: "Client authentication failed", 403: "Not allowed with the caller's scopes",
+    404: "Not found",
     405: "Method not allowed", 409: "Conflict", 413: "Body too large",
 }  # fmt: skip
 ERROR = {"$ref": "#/components/schemas/Error"}

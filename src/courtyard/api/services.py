@@ -70,7 +70,8 @@ def iso_epoch(epoch: float) -> str | None:
 
 async def get_proxy(request: web.Request) -> web.StreamResponse:
     """The route table as configurable-http-proxy lists it: ``{routespec: {routespec, target,
-    data}}``; "/" is the hub (Courtyard's proxy is in-process: the target is the hub itself)."""
+    data}}``; "/" is the hub (Courtyard's proxy is in-process: the target is the hub itself),
+    ``/services/<name>/`` a service with a url."""
     context, who = api(request), caller(request)
     who.need("proxy")
     offset, limit = paginate(request)
@@ -79,6 +80,11 @@ async def get_proxy(request: web.Request) -> web.StreamResponse:
     for route in context.servers.routes:
         entry = route_entry(route)
         table[entry["routespec"]] = entry
+    for name, service in context.services.services.items():
+        if service.config.url:  # served by the proxy at its prefix (proxy/dispatch.py)
+            spec = service.config.prefix
+            table[spec] = {"routespec": spec, "target": service.config.url,
+                           "data": {"service": name}}  # fmt: skip
     keys = sorted(table)
     chosen = {k: table[k] for k in keys[offset : offset + limit]}
     body = page(request, [], len(keys), offset, limit)

@@ -257,7 +257,7 @@ class Settings:
     # REST API and services
     services: list[ServiceConfig] = setting(
         [],
-        "Services ([[services]]: name, command, environment, url, api_token); with a command the hub runs and restarts it.",
+        "Services ([[services]]: name, command, environment, url, api_token, cwd, display, info, oauth_client_id, oauth_redirect_uri, oauth_no_confirm, oauth_client_allowed_scopes, oauth_roles); with a command the hub runs and restarts it, with a url the proxy serves it at /services/<name>/ and the hub is its OAuth provider.",
     )
     load_roles: list[RoleConfig] = setting(
         [], "Roles ([[load_roles]]: name, scopes, users, groups, services) granting API scopes."

@@ -21,6 +21,30 @@ class ServiceConfig:
     cwd: str = ""
     display: bool = True
     info: dict[str, str] = field(default_factory=dict)
+    # OAuth client (services with a url, or an oauth_redirect_uri): see auth/oauth.py
+    oauth_client_id: str = ""  # "" -> "service-<name>"
+    oauth_redirect_uri: str = ""  # "" -> "/services/<name>/oauth_callback"
+    oauth_no_confirm: bool = False
+    oauth_client_allowed_scopes: list[str] = field(default_factory=list)
+    oauth_roles: list[str] = field(default_factory=list)  # JupyterHub < 3: roles' scopes
+
+    @property
+    def prefix(self) -> str:
+        return f"/services/{self.name}/"
+
+    @property
+    def client_id(self) -> str:
+        return self.oauth_client_id or f"service-{self.name}"
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.oauth_redirect_uri or self.prefix + "oauth_callback"
+
+    @property
+    def oauth_client(self) -> bool:
+        """Whether the hub is this service's OAuth provider (JupyterHub: it has a url or
+        oauth settings)."""
+        return bool(self.url or self.oauth_redirect_uri or self.oauth_client_id)
 
 
 @dataclass(frozen=True)

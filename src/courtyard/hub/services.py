@@ -2,15 +2,17 @@
 
 Each gets an API token (its configured ``api_token``, or a fresh one per hub start) and
 JupyterHub's environment for a service (``JUPYTERHUB_API_TOKEN``, ``JUPYTERHUB_API_URL``,
-``JUPYTERHUB_SERVICE_NAME``, ...) plus Courtyard's names for the same values. A service that
-exits is started again after a delay that doubles per quick death (1 s up to 60 s) and
-resets once it has stayed up for a minute.
+``JUPYTERHUB_SERVICE_NAME``, ..., and for an OAuth client ``JUPYTERHUB_CLIENT_ID``,
+``JUPYTERHUB_OAUTH_CALLBACK_URL``, ``JUPYTERHUB_OAUTH_ACCESS_SCOPES``, ...) plus
+Courtyard's names for the same values. A service that exits is started again after a delay
+that doubles per quick death (1 s up to 60 s) and resets once it has stayed up for a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from courtyard.auth.oauth import OAuthClient
 from courtyard.config.tables import ServiceConfig
 
 log = logging.getLogger("courtyard.services")
@@ -45,9 +48,11 @@ class ManagedService:
         return p.pid if p is not None and p.returncode is None else None
 
 
-def service_environment(config: ServiceConfig, token: str, api_url: str) -> dict[str, str]:
+def service_environment(
+    config: ServiceConfig, token: str, api_url: str, client: OAuthClient | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
-    prefix = f"/services/{config.name}/"
+    prefix = config.prefix
     values = {
         "API_TOKEN": token,
         "API_URL": api_url,
@@ -60,6 +65,13 @@ def service_environment(config: ServiceConfig, token: str, api_url: str) -> dict
         env["JUPYTERHUB_" + key] = value
         env["COURTYARD_SERVICE_" + key if key != "API_TOKEN" else "COURTYARD_API_TOKEN"] = value
     env["COURTYARD_API_URL"] = api_url
+    if client is not None:  # JupyterHub's OAuth environment (jupyterhub.services.auth.HubOAuth)
+        access = json.dumps([client.access_scope])
+        env["JUPYTERHUB_CLIENT_ID"] = client.client_id
+        env["JUPYTERHUB_OAUTH_CALLBACK_URL"] = client.redirect_uri
+        env["JUPYTERHUB_OAUTH_ACCESS_SCOPES"] = access
+        env["JUPYTERHUB_OAUTH_SCOPES"] = access  # the name before JupyterHub 3
+        env["JUPYTERHUB_OAUTH_CLIENT_ALLOWED_SCOPES"] = json.dumps(list(client.allowed_scopes))
     env.update(config.environment)
     return env
 
@@ -69,6 +81,7 @@ class ServiceManager:
 
     def __init__(self, configs: list[ServiceConfig], new_token: Callable[[str], str]) -> None:
         self.services: dict[str, ManagedService] = {}
+        self.oauth_clients: dict[str, OAuthClient] = {}  # by service name (api/setup.py)
         for config in configs:
             token = config.api_token or new_token(config.name)
             self.services[config.name] = ManagedService(config, token)
@@ -83,7 +96,8 @@ class ServiceManager:
     async def _keep_running(self, service: ManagedService, api_url: str) -> None:
         delay = FIRST_DELAY
         while not service.stopping:
-            env = service_environment(service.config, service.token, api_url)
+            client = self.oauth_clients.get(service.config.name)
+            env = service_environment(service.config, service.token, api_url, client)
             try:
                 await self._run_once(service, env)
             except OSError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,7 @@ class ProxyContext:
     loop: asyncio.AbstractEventLoop
     pool: UpstreamPool
     on_upstream_gone: Callable[[str], None] | None = None
+    services: Mapping[str, Endpoint] = field(default_factory=dict)  # /services/<name>/ -> url
     scheme: bytes = b"http"
     closing: bool = False
     accepted: int = 0  # connections since start (a worker reports it: is the load spread?)

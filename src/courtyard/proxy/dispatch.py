@@ -1,5 +1,7 @@
 """Where one request goes: the path rules, the route table, the caller's identity.
 
+A request for ``/services/<name>/...`` goes to that service's ``url`` (as JupyterHub's proxy
+routes it: the path unchanged, the caller's Authorization kept, the hub's cookies dropped).
 A request for ``/user/<name>/...`` (or ``/user/<name>/<server>/...``, a named server) goes to
 that server only when the route exists and
 the gate says the caller may open it; everything else goes to the control plane, which answers
@@ -17,6 +19,7 @@ from courtyard.proxy.heads import RequestFacts, drop_hub_credentials
 from courtyard.proxy.paths import (
     is_hub_api_path,
     is_safe_path,
+    service_from_path,
     split_target,
     user_and_segment,
 )
@@ -38,6 +41,10 @@ def choose_upstream(
         forwarded += b"X-Forwarded-Host: %b\r\n" % facts.host
     if not safe:
         return ctx.hub, None, forwarded
+    service = service_from_path(path)
+    if service is not None and service in ctx.services:
+        drop_hub_credentials(facts, keep_authorization=True)  # never the hub's cookie
+        return ctx.services[service], None, forwarded
     named = user_and_segment(path)
     route = None if named is None else ctx.routes.lookup(*named)
     if route is None:

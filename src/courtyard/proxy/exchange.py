@@ -213,8 +213,8 @@ class Exchange:
             framing = b"" if self.http11 else b"Connection: keep-alive\r\n"  # the common case
         else:
             framing = self._framing(status, facts)
-        if facts.set_cookies and self.route is not None:
-            drop_hub_cookies(facts)  # a user's server may not set, replace or delete hub cookies
+        if facts.set_cookies and self.endpoint is not self.ctx.hub:
+            drop_hub_cookies(facts)  # a user's server (or a service) may not touch hub cookies
         self.client.write(build_response_head(status, facts, framing))
         self.head_sent = True
 

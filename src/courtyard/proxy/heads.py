@@ -117,16 +117,18 @@ def is_hub_cookie(pair: bytes) -> bool:
     return pair.lstrip().lower().startswith(HUB_COOKIE_PREFIXES)
 
 
-def drop_hub_credentials(facts: RequestFacts) -> None:
+def drop_hub_credentials(facts: RequestFacts, *, keep_authorization: bool = False) -> None:
     """Before a request goes to a user's server: remove what authenticates to the *hub*.
 
     A user's server runs that user's code. When an admin (or a token holder) opens it, the
     server must not see the admin's session cookie or API token, or the user could take them
     over. The server trusts the proxy's secret instead, so it needs neither: every cookie
     whose name starts with ``courtyard`` / ``__Host-courtyard`` and every Authorization header
-    are dropped; the server's own cookies (``_xsrf``, ...) pass.
+    are dropped; the server's own cookies (``_xsrf``, ...) pass. A service
+    (``keep_authorization``) gets the Authorization header: its clients call it with a token
+    that it checks with the hub, as JupyterHub's services do.
     """
-    if facts.authorization is None and (
+    if (keep_authorization or facts.authorization is None) and (
         facts.cookie is None or b"courtyard" not in facts.cookie.lower()
     ):
         return
@@ -134,7 +136,8 @@ def drop_hub_credentials(facts: RequestFacts) -> None:
     for at in facts.credentials:  # only the Cookie and Authorization lines are looked at
         name, _, value = lines[at].partition(b":")
         if name.lower() == b"authorization":
-            lines[at] = b""
+            if not keep_authorization:
+                lines[at] = b""
             continue
         pairs = [p.strip() for p in value.strip().split(b";")]
         pairs = [p for p in pairs if p and not is_hub_cookie(p)]

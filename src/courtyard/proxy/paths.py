@@ -10,6 +10,7 @@ the hub's own API: an encoded slash or backslash there is a name's character (a 
 from __future__ import annotations
 
 USER_PREFIX = b"/user/"
+SERVICE_PREFIX = b"/services/"
 
 
 def split_target(url: bytes) -> bytes:
@@ -70,3 +71,15 @@ def user_and_segment(path: bytes) -> tuple[str, str | None] | None:
         return name, segment.decode("ascii")
     except UnicodeDecodeError:
         return name, None
+
+
+def service_from_path(path: bytes) -> str | None:
+    """``/services/<name>`` or ``/services/<name>/...`` -> name; else None."""
+    if not path.startswith(SERVICE_PREFIX):
+        return None
+    end = path.find(b"/", len(SERVICE_PREFIX))
+    name = path[len(SERVICE_PREFIX) :] if end < 0 else path[len(SERVICE_PREFIX) : end]
+    try:
+        return name.decode("ascii") or None
+    except UnicodeDecodeError:
+        return None

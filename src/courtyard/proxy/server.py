@@ -6,9 +6,12 @@ import asyncio
 import logging
 import socket
 import ssl as ssl_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import urlsplit
 
 from courtyard.auth.principal import Gate
+from courtyard.config.tables import ServiceConfig
+from courtyard.errors import ConfigError
 from courtyard.proxy.client import ClientConnection
 from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.heap import keep_heap_warm
@@ -19,12 +22,14 @@ from courtyard.proxy.tlsport import TlsPort
 from courtyard.spawners.base import Endpoint
 
 _CLOSE_POLL = 0.02
+SERVICE_URL_SCHEMES = ("http",)
 DEFAULT_LIMITS = ProxyLimits()
 
 
 class ProxyServer:
-    """Routes ``/user/<name>/...`` to that user's server when the caller may open it, and
-    everything else to the control plane at ``hub_endpoint``."""
+    """Routes ``/user/<name>/...`` to that user's server when the caller may open it,
+    ``/services/<name>/...`` to the service's url (``services``), and everything else to the
+    control plane at ``hub_endpoint``."""
 
     def __init__(
         self,
@@ -35,12 +40,14 @@ class ProxyServer:
         on_upstream_gone: Callable[[str], None] | None = None,
         limits: ProxyLimits = DEFAULT_LIMITS,
         log: logging.Logger | None = None,
+        services: Mapping[str, Endpoint] | None = None,
     ) -> None:
         self._routes = routes
         self._gate = gate
         self._hub = hub_endpoint
         self._on_upstream_gone = on_upstream_gone
         self._limits = limits
+        self._services = dict(services or {})
         self._log = log or logging.getLogger("courtyard.proxy")
         self._server: asyncio.AbstractServer | TlsPort | None = None
         self._ctx: ProxyContext | None = None
@@ -67,6 +74,7 @@ class ProxyServer:
             loop=loop,
             pool=UpstreamPool(loop, self._limits),
             on_upstream_gone=self._on_upstream_gone,
+            services=self._services,
             scheme=b"https" if ssl is not None else b"http",
         )
         if ssl is not None:  # sorts TLS from plain HTTP, which gets a pointer to https://
@@ -117,3 +125,26 @@ class ProxyServer:
             conn.abort()
         ctx.pool.close_idle()
         self._server = None
+
+
+def service_endpoints(services: Iterable[ServiceConfig]) -> dict[str, Endpoint]:
+    """Where ``/services/<name>/`` goes for each service with a ``url``
+    (``http://host:port``; the path is passed on unchanged, as JupyterHub's proxy does)."""
+    found: dict[str, Endpoint] = {}
+    for at, config in enumerate(services):
+        if not config.url:
+            continue
+        parts = urlsplit(config.url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in SERVICE_URL_SCHEMES or not parts.hostname or port is None or (
+            parts.path not in ("", "/")
+        ):
+            raise ConfigError(
+                f"services[{at}].url is {config.url!r}: give it as http://HOST:PORT (the hub"
+                f" serves it at /services/{config.name}/, path and all)."
+            )
+        found[config.name] = Endpoint(host=parts.hostname, port=port)
+    return found

@@ -29,7 +29,7 @@ from courtyard.auth.tokens import TokenManager, token_manager
 from courtyard.config.load import settings_from_data
 from courtyard.proxy import wire
 from courtyard.proxy.routes import RouteTable
-from courtyard.proxy.server import ProxyServer
+from courtyard.proxy.server import ProxyServer, service_endpoints
 from courtyard.spawners.base import Endpoint
 from courtyard.store.store import Store
 from courtyard.store.tokenstore import GroupStore
@@ -122,7 +122,12 @@ async def serve(control: socket.socket, listener: socket.socket) -> None:
         link = HubLink(reader, writer, routes, sessions, gate, tokens)
         link.flush(init["services"])
         proxy = link.proxy = ProxyServer(
-            routes, gate, Endpoint(unix_path=init["hub"]), on_upstream_gone=link.gone, log=log
+            routes,
+            gate,
+            Endpoint(unix_path=init["hub"]),
+            on_upstream_gone=link.gone,
+            log=log,
+            services=service_endpoints(settings.services),
         )
         tls = server_context(settings.ssl_cert, settings.ssl_key) if settings.ssl_cert else None
         await proxy.start(sock=listener, ssl=tls)

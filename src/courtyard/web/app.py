@@ -12,7 +12,7 @@ from courtyard.api.context import API
 from courtyard.auth import csrf
 from courtyard.auth.tokens import token_from_header
 from courtyard.errors import CourtyardError
-from courtyard.web import account, admin_actions, fallback, home, login, spawnform
+from courtyard.web import account, admin_actions, fallback, home, login, oauth, spawnform
 from courtyard.web.context import (
     CONTEXT,
     WebContext,
@@ -29,6 +29,8 @@ log = logging.getLogger("courtyard.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_FORM_BYTES = 64 * 1024
 CROSS_SITE = N_("Cross-site request refused.")
+AUTHORIZE = "/hub/api/oauth2/authorize"  # a page under the API's prefix (JupyterHub's URL)
+CLIENT_AUTHENTICATED = frozenset({"/hub/api/oauth2/token"})  # a client secret, no cookie
 FORM_STALE = N_("This form has expired. Reload the page and try again.")
 
 
@@ -52,11 +54,11 @@ async def check_csrf(request: web.Request, handler: Handler) -> web.StreamRespon
     A form with neither ``Origin`` nor ``Sec-Fetch-Site`` (a script) passes on its token alone;
     a cross-site one is refused whatever it carries.
     """
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.path in CLIENT_AUTHENTICATED:
         return await handler(request)
     if token_from_header(request.headers.get("Authorization")):
         return await handler(request)  # a token is no ambient credential: no CSRF to fear
-    api = request.path.startswith("/hub/api/")
+    api = request.path.startswith("/hub/api/") and request.path != AUTHORIZE
     if csrf.cross_site(request.headers) or (api and not csrf.same_origin(request.headers)):
         return error_page(request, 403, translator(language(request)).gettext(CROSS_SITE))
     if api:
@@ -108,6 +110,8 @@ def build_control_app(context: WebContext, api: web.Application) -> web.Applicat
 def mount_api(app: web.Application, api: web.Application) -> None:
     app[API] = api[API]
     app.router.add_get("/hub/api", hub_api.root)  # JupyterHub's r"/api/?" (before the subapp)
+    app.router.add_get(AUTHORIZE, oauth.authorize_page)  # pages, also before the subapp
+    app.router.add_post(AUTHORIZE, oauth.authorize_submit)
     app.add_subapp("/hub/api", api)
     app.router.add_get("/hub/metrics", hub_api.metrics)
     app.router.add_get("/hub/token", show_tokens)
