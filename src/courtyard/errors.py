@@ -3,6 +3,7 @@
 CourtyardError                  anything Courtyard reports to a person without a traceback
 ├── ConfigError                 a setting is unknown, mistyped or out of range (names the key)
 ├── StoreError                  the database cannot be opened or migrated
+│   └── StoreUnavailableError   it cannot be reached or written now (disk full, restarting)
 ├── AuthError                   authentication could not be attempted (not a wrong password)
 │   └── UserExistsError / UnknownUserError / ProtectedAccountError (root, system uids)
 ├── SpawnError                  a user's server could not be started; carries a user message
@@ -67,6 +68,10 @@ class ConfigError(CourtyardError):
 
 class StoreError(CourtyardError):
     pass
+
+
+class StoreUnavailableError(StoreError):
+    http_status = 503
 
 
 class AuthError(CourtyardError):

@@ -15,6 +15,7 @@ from courtyard.api.context import API, ApiContext, ApiError, api, identify, repl
 from courtyard.api.hub import API_VERSION
 from courtyard.api.openapi import openapi_document
 from courtyard.errors import CourtyardError
+from courtyard.store import UNREACHABLE, store_unavailable
 
 log = logging.getLogger("courtyard.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -165,6 +166,9 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     except CourtyardError as e:
         log.warning("%s %s: %s", request.method, request.path, e.message)
         return reply({"status": e.http_status, "message": e.message}, e.http_status)
+    except UNREACHABLE as e:
+        trouble = store_unavailable(e)
+        return reply({"status": trouble.http_status, "message": trouble.message}, 503)
 
 
 @web.middleware

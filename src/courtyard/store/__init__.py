@@ -10,7 +10,7 @@ from courtyard.store.records import (
     SessionRecord,
     UserRecord,
 )
-from courtyard.store.store import UNREACHABLE, UNSET, Store
+from courtyard.store.store import UNREACHABLE, UNSET, Store, store_unavailable
 
 __all__ = [
     "SERVER_STATES",
@@ -21,4 +21,5 @@ __all__ = [
     "SessionRecord",
     "Store",
     "UserRecord",
+    "store_unavailable",
 ]

@@ -7,6 +7,7 @@ mode answers in microseconds). Nothing outside this room sees an ORM object or a
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,7 +20,13 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQL
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from courtyard.errors import N_, StoreError, UnknownUserError, UserExistsError
+from courtyard.errors import (
+    N_,
+    StoreError,
+    StoreUnavailableError,
+    UnknownUserError,
+    UserExistsError,
+)
 from courtyard.store import schema
 from courtyard.store.models import Server, Session, User
 from courtyard.store.records import (
@@ -32,9 +39,23 @@ from courtyard.store.records import (
 )
 from courtyard.store.timestamps import from_epoch
 
-# What the driver raises when the database cannot be reached (a restart, a network cut): the
-# callers that may go on for a moment on what the database said last catch exactly these.
+# What the driver raises when the database cannot be reached (a restart, a network cut) or
+# written (its disk is full): the callers that may go on for a moment on what the database said
+# last catch exactly these, and the web layer answers them with store_unavailable()'s 503.
 UNREACHABLE = (OperationalError, InterfaceError)
+log = logging.getLogger("courtyard.store")
+# SQLite's, the OS's and PostgreSQL's words (SQLSTATE 53100) for a full disk
+DISK_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+DISK_FULL_MESSAGE = N_(
+    "The hub cannot save anything right now: the disk that holds its state has no space left. "
+    "Servers already running keep working; try again once an administrator has freed space."
+)
+UNREACHABLE_MESSAGE = N_(
+    "The hub cannot reach its database right now. Servers already running keep working; "
+    "try again in a moment."
+)
+TROUBLE_LOG_EVERY = 300.0  # seconds: one log line per kind of trouble, not one per request
+_trouble_logged: dict[str, float] = {}
 
 Clock = Callable[[], float]
 USER_SORTS = ("name", "activity")
@@ -526,3 +547,18 @@ def describe(url: str) -> str:
 def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def store_unavailable(exc: BaseException, now: Callable[[], float] = time.monotonic) -> StoreError:
+    """The person-facing error for a database that cannot be reached or written (``exc`` is
+    one of UNREACHABLE). Logged once per kind of trouble every ``TROUBLE_LOG_EVERY`` seconds."""
+    text = first_line(exc)
+    full = any(words in text.lower() for words in DISK_FULL)
+    kind = "disk full" if full else "unreachable"
+    last = _trouble_logged.get(kind)
+    if last is None or now() - last >= TROUBLE_LOG_EVERY:
+        _trouble_logged[kind] = now()
+        log.error("database %s: %s (answering 503 until it recovers; logged again in at most "
+                  "%.0f minutes if it lasts)", kind, text, TROUBLE_LOG_EVERY / 60)  # fmt: skip
+    return StoreUnavailableError(DISK_FULL_MESSAGE if full else UNREACHABLE_MESSAGE, detail=text)
+

@@ -12,6 +12,7 @@ from courtyard.api.context import API
 from courtyard.auth import csrf
 from courtyard.auth.tokens import token_from_header
 from courtyard.errors import CourtyardError
+from courtyard.store import UNREACHABLE, store_unavailable
 from courtyard.web import account, admin_actions, fallback, home, login, oauth, spawnform
 from courtyard.web.context import (
     CONTEXT,
@@ -45,6 +46,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except CourtyardError as e:
         log.warning("%s %s: %s", request.method, request.path, e.message)
         return error_page(request, e.http_status, error_text(request, e))
+    except UNREACHABLE as e:  # the disk under the state dir is full, PostgreSQL restarting
+        trouble = store_unavailable(e)
+        return error_page(request, trouble.http_status, error_text(request, trouble))
 
 
 @web.middleware
