@@ -6,6 +6,7 @@
 - ``worker-kill``: the same with ``workers = 2``, killing a proxy worker instead.
 - ``sigstop``: one person's server is SIGSTOPped mid-load; the others' cells and saves go on
   (no errors for them) and the hub's event loop lag stays low (measured by a /hub/health probe).
+- ``flood``: the same, with one person's cell printing 8 kB lines as fast as it can instead.
 - ``pg-restart``: PostgreSQL restarted mid-load, with ``database_url`` on it
   (bench/loadbench/pgrestart.py).
 - ``crowd``: 500 idle WebSockets and slowloris connections (bench/loadbench/crowd.py).
@@ -17,21 +18,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
+import websockets
 
 from loadbench.crowd import run_crowd
 from loadbench.diskfull import run_disk_full
 from loadbench.hubs import CourtyardHub, start_courtyard, uids
-from loadbench.people import Hub, Person, live_a_session, login, new_session
-from loadbench.report import verify_saves
+from loadbench.people import (
+    Hub,
+    Person,
+    execute_request,
+    live_a_session,
+    login,
+    new_session,
+    open_lab,
+    start_kernel,
+    start_server,
+    wait_ready,
+)
+from loadbench.report import MIB, verify_saves
 from loadbench.stats import Stats, percentile, processes_of
 
-NAMES = ("hub-kill", "worker-kill", "pg-restart", "sigstop", "disk-full", "crowd")
+NAMES = ("hub-kill", "worker-kill", "pg-restart", "sigstop", "flood", "disk-full", "crowd")
 Verdict = tuple[str, bool, str]
 
 
@@ -64,7 +79,7 @@ def run(name: str, people: list[Person], work: Path, args: argparse.Namespace) -
         with start_courtyard(crowd, work, extra, state_dir=work / f"state-{name}") as cy:
             return asyncio.run(kill_mid_load(name, cy, crowd, duration))
     with start_courtyard(crowd, work, state_dir=work / f"state-{name}") as cy:
-        return asyncio.run(stop_one_server(cy, crowd, duration))
+        return asyncio.run(one_bad_server(name, cy, crowd, duration))
 
 
 async def load_with(
@@ -97,7 +112,7 @@ async def kill_mid_load(
         return name, False, "not every server started before the fault"
     async with new_session(Hub("courtyard", cy.base_url)) as kept:
         await login(kept, Hub("courtyard", cy.base_url), crowd[0])  # a cookie kept across
-        servers_before = server_pids(crowd)
+        servers_before = await server_pids(cy)
         if name == "hub-kill":
             victim = cy.pids()["hub"]
             os.kill(victim, signal.SIGKILL)
@@ -109,13 +124,14 @@ async def kill_mid_load(
         began = time.monotonic()
         status = await first_ok(kept, f"{cy.base_url}/user/{crowd[0].name}/api/status", 60)
         recovered = time.monotonic() - began
-        servers_after = server_pids(crowd)
+        servers_after = await server_pids(cy)  # re-attached: the same pids, still running
         window_end = time.monotonic() + 5  # connections the kill cut, and their retries
     await asyncio.gather(*tasks)
     await verify_saves(Hub("courtyard", cy.base_url), cy.admin_token, stats)
     cut = sum(1 for t in stats.error_times if t <= window_end)
     later = len(stats.error_times) - cut
-    survived = servers_before <= servers_after
+    survived = bool(servers_before) and servers_after == servers_before
+    survived = survived and all(alive(pid) for pid in servers_before.values())
     ok = status == 200 and not stats.lost and survived and later == 0
     detail = (f"next request with the old cookie: HTTP {status} after {recovered:.1f} s; "
               f"{len(servers_before)} servers, {'all' if survived else 'NOT all'} survived; "
@@ -125,17 +141,20 @@ async def kill_mid_load(
     return name, ok, detail
 
 
-def server_pids(crowd: list[Person]) -> set[int]:
-    """Users' jupyter servers (not their kernels)."""
-    found = set()
-    for pid in processes_of(uids(crowd)):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"ipykernel" not in argv:
-            found.add(pid)
-    return found
+async def server_pids(cy: CourtyardHub) -> dict[str, int]:
+    """Each running server's pid as the hub recorded it (the model's ``state``, scope
+    ``admin:server_state``): the processes that must outlive a kill of the hub or a worker."""
+    headers = {"Authorization": f"token {cy.admin_token}"}
+    url = cy.base_url + "/hub/api/users?state=ready"
+    async with aiohttp.ClientSession(headers=headers) as http, http.get(url) as r:
+        users = await r.json() if r.status == 200 else []
+    return {f"{u['name']}/{name}": int(server["state"]["pid"])
+            for u in users for name, server in u.get("servers", {}).items()
+            if server.get("state", {}).get("pid")}  # fmt: skip
+
+
+def alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 def restart_on_same_port(cy: CourtyardHub) -> None:
@@ -174,33 +193,82 @@ async def health_lag(base: str, deadline: float, lags: list[float]) -> None:
             await asyncio.sleep(0.2)
 
 
-async def stop_one_server(cy: CourtyardHub, crowd: list[Person], duration: float) -> Verdict:
+async def one_bad_server(
+    name: str, cy: CourtyardHub, crowd: list[Person], duration: float
+) -> Verdict:
+    """``sigstop``: every process of one person's server stopped; ``flood``: one person's cell
+    prints as fast as it can for the rest of the run. The others must not notice."""
     stats = Stats()
     victim, others = crowd[0], crowd[1:]
-    victim_stats = Stats()
     deadline = time.monotonic() + duration
     hub = Hub("courtyard", cy.base_url)
     tasks = [asyncio.create_task(live_a_session(p, hub, stats, deadline)) for p in others]
-    tasks.append(asyncio.create_task(live_a_session(victim, hub, victim_stats, deadline)))
-    if not await wait_until_running(cy, crowd, 240):
-        return "sigstop", False, "not every server started before the fault"
-    stopped = processes_of(uids([victim]))
-    for pid in stopped:
-        os.kill(pid, signal.SIGSTOP)
+    if name == "sigstop":
+        tasks.append(asyncio.create_task(live_a_session(victim, hub, Stats(), deadline)))
+    if not await wait_until_running(cy, crowd if name == "sigstop" else others, 240):
+        return name, False, "not every server started before the fault"
+    errors_before = sum(stats.errors.values())
     lags: list[float] = []
-    try:
-        errors_before = sum(stats.errors.values())
-        await health_lag(cy.base_url, deadline, lags)
-    finally:
+    if name == "sigstop":
+        stopped = processes_of(uids([victim]))
         for pid in stopped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            await health_lag(cy.base_url, deadline, lags)
+        finally:
+            for pid in stopped:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        what = f"{len(stopped)} processes of {victim.name} stopped"
+    else:
+        flooded = asyncio.create_task(flood_output(hub, victim, deadline))
+        await health_lag(cy.base_url, deadline, lags)
+        what = f"{victim.name}'s cell printed {await flooded / MIB:.0f} MiB to its browser"
     await asyncio.gather(*tasks)
     await verify_saves(hub, cy.admin_token, stats)
     errors = sum(stats.errors.values()) - errors_before
     p99 = percentile(lags, 99)
     ok = errors == 0 and not stats.lost and p99 < 0.5
-    detail = (f"{len(stopped)} processes of {victim.name} stopped; others: {errors} errors, "
-              f"{len(stats.saves)} saves, {len(stats.lost)} lost; /hub/health p50 "
-              f"{percentile(lags, 50) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
-    return "sigstop", ok, detail
+    detail = (f"{what}; others: {errors} errors, {len(stats.saves)} saves, {len(stats.lost)} "
+              f"lost, execute cell p99 {percentile(stats.latencies['execute cell'], 99) * 1000:.0f}"
+              f" ms; /hub/health p50 {percentile(lags, 50) * 1000:.0f} ms, p99 "
+              f"{p99 * 1000:.0f} ms")  # fmt: skip
+    return name, ok, detail
+
+
+FLOOD_CELL = """import time
+end = time.monotonic() + {seconds:.0f}
+line = "x" * 8000
+while time.monotonic() < end:
+    print(line)
+"""
+
+
+async def flood_output(hub: Hub, person: Person, deadline: float) -> int:
+    """Log ``person`` in, start a kernel and run a cell that prints 8 kB lines until the
+    deadline, reading every output message as a browser would; the bytes received."""
+    received = 0
+    async with new_session(hub) as http:
+        await login(http, hub, person)
+        await start_server(http, hub, person)
+        await wait_ready(http, hub, person)
+        xsrf = await open_lab(http, hub, person)
+        kernel = await start_kernel(http, hub, person, xsrf)
+        ws_url = hub.base_url.replace("http", "ws", 1)
+        ws_url += f"/user/{person.name}/api/kernels/{kernel}/channels"
+        cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
+        seconds = max(1.0, deadline - time.monotonic() - 2)
+        async with websockets.connect(
+            ws_url, additional_headers={"Cookie": cookie}, origin=hub.base_url,  # type: ignore[arg-type]
+            open_timeout=60, max_size=None,
+        ) as ws:  # fmt: skip
+            msg_id = uuid.uuid4().hex
+            await ws.send(json.dumps(execute_request(msg_id, FLOOD_CELL.format(seconds=seconds))))
+            while time.monotonic() < deadline + 30:
+                raw = await asyncio.wait_for(ws.recv(), 60)
+                received += len(raw)
+                msg = json.loads(raw)
+                if (msg.get("msg_type") == "execute_reply"
+                        and msg.get("parent_header", {}).get("msg_id") == msg_id):  # fmt: skip
+                    break
+    return received

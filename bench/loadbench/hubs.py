@@ -107,7 +107,8 @@ api_token = "{token}"
 
 [[load_roles]]
 name = "bench-admin"
-scopes = ["admin:users", "admin:servers", "access:servers", "list:users", "read:users:activity"]
+scopes = ["admin:users", "admin:servers", "admin:server_state", "access:servers", "list:users",
+          "read:users:activity"]
 services = ["bench-admin"]
 """
 
