@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, delete, func, select, update
+from sqlalchemy import ColumnElement, Engine, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
@@ -48,6 +48,25 @@ class UserQuery:
     sort: str = "name"
     offset: int = 0
     limit: int = 50
+
+
+@dataclass(frozen=True)
+class ApiUserQuery:
+    """What ``GET /hub/api/users`` asks for, all of it done in SQL: ``names`` (None: every
+    user; else only these, the caller's filtered ``list:users``), a name substring, a state
+    (one of API_STATES, "" any), a sort (one of API_SORTS) and a page."""
+
+    names: frozenset[str] | None = None
+    name_filter: str = ""
+    state: str = ""
+    sort: str = "name"
+    offset: int = 0
+    limit: int = 200
+
+
+ACTIVE_STATES = ("starting", "running", "stopping")
+API_STATES = {"active": ACTIVE_STATES, "ready": ("running",), "inactive": ACTIVE_STATES}
+API_SORTS = ("id", "-id", "name", "-name", "last_activity", "-last_activity", "created", "-created")
 
 
 @dataclass(frozen=True)
@@ -250,6 +269,24 @@ class Store:
             total = int(db.scalar(count.where(*conditions)) or 0)
         return UserPage(found, total)
 
+    def page_users(self, query: ApiUserQuery) -> tuple[list[UserRecord], int]:
+        """One page of users as the REST API lists them, and how many match in all: two
+        queries whatever the page, filtered, sorted and cut in SQL (ties broken by id, so
+        paging with offsets returns each user exactly once)."""
+        conditions = api_user_conditions(query)
+        rows = (
+            select(User)
+            .where(*conditions)
+            .order_by(*api_user_order(query.sort))
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        count = select(func.count(User.id)).where(*conditions)
+        with self.transaction() as db:
+            found = [user_record(row) for row in db.scalars(rows)]
+            total = int(db.scalar(count) or 0)
+        return found, total
+
     def rename_user(self, name: str, new_name: str) -> UserRecord:
         """Rename a user (UnknownUserError if absent, UserExistsError if taken)."""
         try:
@@ -341,9 +378,7 @@ class Store:
             user = db.scalar(select(User).where(User.name == name))
             if user is None:
                 raise UnknownUserError(NO_SUCH_USER, params={"name": name})
-            row = db.scalar(
-                select(Server).where(Server.user_id == user.id, Server.name == server)
-            )
+            row = db.scalar(select(Server).where(Server.user_id == user.id, Server.name == server))
             if row is None:
                 row = Server(
                     user_id=user.id,
@@ -376,9 +411,7 @@ class Store:
 
     def delete_server(self, name: str, server: str) -> bool:
         """Forget user ``name``'s named server ``server`` (its row); False if absent."""
-        query = delete(Server).where(
-            Server.user_id == user_id_query(name), Server.name == server
-        )
+        query = delete(Server).where(Server.user_id == user_id_query(name), Server.name == server)
         with self.transaction() as db:
             return bool(db.execute(query).rowcount)  # type: ignore[attr-defined]
 
@@ -481,6 +514,31 @@ def user_query_conditions(query: UserQuery) -> list[ColumnElement[bool]]:
     if query.running_only:
         conditions.append(Server.state.in_(["starting", "running", "stopping"]))
     return conditions
+
+
+def api_user_conditions(query: ApiUserQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.names is not None:
+        conditions.append(User.name.in_(sorted(query.names)))
+    if query.name_filter:
+        pattern = f"%{like_escaped(query.name_filter)}%"
+        conditions.append(User.name.like(pattern, escape="\\"))
+    if query.state:
+        has = exists().where(Server.user_id == User.id, Server.state.in_(API_STATES[query.state]))
+        conditions.append(~has if query.state == "inactive" else has)
+    return conditions
+
+
+def api_user_order(sort: str) -> list[Any]:
+    column = {
+        "id": User.id,
+        "name": User.name,
+        "created": User.created,
+        "last_activity": User.last_activity,
+    }[sort.lstrip("-")]
+    if sort.startswith("-"):
+        return [column.desc().nulls_last(), User.id.desc()]
+    return [column.asc().nulls_first(), User.id]
 
 
 def like_escaped(text: str) -> str:
