@@ -28,6 +28,7 @@ from courtyard.store.records import (
     SessionRecord,
     UserRecord,
     as_server_state,
+    server_key,
     split_server_key,
 )
 from courtyard.store.timestamps import from_epoch
@@ -67,6 +68,15 @@ class ApiUserQuery:
 ACTIVE_STATES = ("starting", "running", "stopping")
 API_STATES = {"active": ACTIVE_STATES, "ready": ("running",), "inactive": ACTIVE_STATES}
 API_SORTS = ("id", "-id", "name", "-name", "last_activity", "-last_activity", "created", "-created")
+
+
+@dataclass(frozen=True)
+class ServerActivity:
+    """A server's stored activity and start, and whether its owner is an admin."""
+
+    last_activity: datetime | None
+    started: datetime | None
+    admin: bool
 
 
 @dataclass(frozen=True)
@@ -427,6 +437,20 @@ class Store:
             query = query.where(User.name == user)
         with self.transaction() as db:
             return [server_record(row, owner) for row, owner in db.execute(query)]
+
+    def server_activity(self) -> dict[str, ServerActivity]:
+        """What the culler needs of every starting, running or stopping server, by server
+        key (``alice``, ``alice/torch``): one query, however many servers run."""
+        query = (
+            select(User.name, Server.name, Server.last_activity, Server.started, User.admin)
+            .join(User, Server.user_id == User.id)
+            .where(Server.state.in_(ACTIVE_STATES))
+        )
+        with self.transaction() as db:
+            return {
+                server_key(user, server): ServerActivity(activity, started, bool(admin))
+                for user, server, activity, started, admin in db.execute(query)
+            }
 
     def servers_by_user(self, names: Iterable[str]) -> dict[str, list[ServerRecord]]:
         """The saved servers of each of ``names`` (one query), by owner."""
