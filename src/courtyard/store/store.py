@@ -35,20 +35,25 @@ from courtyard.store.timestamps import from_epoch
 
 Clock = Callable[[], float]
 USER_SORTS = ("name", "activity")
+USER_SHOWS = ("all", "running", "idle", "admin")
 USER_EXISTS = N_("user {name!r} already exists")
 NO_SUCH_USER = N_("no user named {name!r}")
 
 
 @dataclass(frozen=True)
 class UserQuery:
-    """What the admin page asks for: a name substring, running servers only, a sort key
-    (one of USER_SORTS), and a page (``offset``/``limit``)."""
+    """What the admin page asks for: a name substring, which users (``show``, one of
+    USER_SHOWS: everyone, those with a running server, those whose running server has had
+    no activity since ``idle_before``, admins; ``running_only`` is ``show="running"``), a
+    sort key (one of USER_SORTS), and a page (``offset``/``limit``)."""
 
     search: str = ""
     running_only: bool = False
     sort: str = "name"
     offset: int = 0
     limit: int = 50
+    show: str = "all"
+    idle_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -535,8 +540,14 @@ def user_query_conditions(query: UserQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.search:
         conditions.append(User.name.like(f"%{like_escaped(query.search)}%", escape="\\"))
-    if query.running_only:
-        conditions.append(Server.state.in_(["starting", "running", "stopping"]))
+    show = "running" if query.running_only else query.show
+    if show in ("running", "idle"):
+        conditions.append(Server.state.in_(ACTIVE_STATES))
+    if show == "idle" and query.idle_before is not None:
+        stamp = func.coalesce(Server.last_activity, Server.started)
+        conditions.append(stamp.is_(None) | (stamp < query.idle_before))
+    if show == "admin":
+        conditions.append(User.admin.is_(True))
     return conditions
 
 
