@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
+from courtyard.auth.passwords import hash_password
 from courtyard.auth.tokens import hash_token
 from courtyard.spawners import procinfo
 from courtyard.store.models import ApiToken, Group, Server, User, UserGroup
@@ -58,8 +59,13 @@ def sleeper() -> tuple[subprocess.Popen[bytes], int]:
     return proc, started
 
 
+ADMIN = "cp00001"  # an admin (every 500th user from the second is one); ADMIN_PASSWORD logs in
+ADMIN_PASSWORD = "Control-plane-pw-1"
+
+
 def seed(url: str, users: int, *, runtime_dir: Path, now: datetime | None = None) -> Seeded:
-    """Fill the (new, empty) database at ``url`` with ``users`` users as described above."""
+    """Fill the (new, empty) database at ``url`` with ``users`` users (at least 2) as
+    described above; ADMIN gets the password ADMIN_PASSWORD (auth = "local")."""
     now = now or datetime.now(timezone.utc)
     store = Store.open(url)
     names = [user_name(i) for i in range(users)]
@@ -70,10 +76,10 @@ def seed(url: str, users: int, *, runtime_dir: Path, now: datetime | None = None
     created = now - timedelta(days=30)
     rows = [
         {
-            "id": i + 1,
             "name": name,
             "admin": i % 500 == 1,
             "kind": "user",
+            "password_hash": hash_password(ADMIN_PASSWORD) if name == ADMIN else None,
             "created": created + timedelta(seconds=i),
             "last_activity": None if i % 7 == 3 else now - timedelta(seconds=(i * 37) % 86400),
         }
@@ -98,7 +104,7 @@ def seed(url: str, users: int, *, runtime_dir: Path, now: datetime | None = None
             }
             servers.append(
                 {
-                    "user_id": i + 1,
+                    "user_id": name,
                     "name": "",
                     "state": "running",
                     "started": now - IDLE_FOR - timedelta(minutes=5),
@@ -112,27 +118,34 @@ def seed(url: str, users: int, *, runtime_dir: Path, now: datetime | None = None
                     "display_name": "",
                 }
             )
-        with store.transaction() as db:
+        with store.transaction() as db:  # ids from the database (PostgreSQL's sequences)
             db.execute(insert(User), rows)
-            db.execute(insert(Group), [{"id": g + 1, "name": n} for g, n in enumerate(groups)])
+            db.execute(insert(Group), [{"name": n} for n in groups])
+            uid = {name: id_ for name, id_ in db.execute(select(User.name, User.id))}
+            gid = {name: id_ for name, id_ in db.execute(select(Group.name, Group.id))}
             db.execute(
                 insert(UserGroup),
-                [{"user_id": i + 1, "group_id": i // GROUP_SIZE + 1} for i in range(users)],
+                [
+                    {"user_id": uid[name], "group_id": gid[groups[i // GROUP_SIZE]]}
+                    for i, name in enumerate(names)
+                ],
             )
+            for server in servers:
+                server["user_id"] = uid[server["user_id"]]
             if servers:
                 db.execute(insert(Server), servers)
             db.execute(
                 insert(ApiToken),
                 [
                     {
-                        "user_id": i + 1,
+                        "user_id": uid[name],
                         "hash": hash_token(f"token-{name}"),
                         "prefix": f"token-{name}"[:4],
                         "note": "seeded",
                         "created": created,
                         "scopes": '["inherit"]',
                     }
-                    for i, name in enumerate(names)
+                    for name in names
                 ],
             )
     except BaseException:
