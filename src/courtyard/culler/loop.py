@@ -149,6 +149,7 @@ class Culler:
         is read once for all servers (not per server); the pass yields to the event loop
         every YIELD_EVERY servers, and the servers to cull are stopped STOP_AT_ONCE at a
         time, so a pass over 1,000 servers never holds up the hub's requests."""
+        began = time.monotonic()
         rows = self.store.server_activity()
         decisions = []
         acts = []
@@ -167,6 +168,13 @@ class Culler:
         await asyncio.gather(*(act(r, d) for r, d in acts))
         if self.delete_accounts and self.settings.users > 0:
             await self._expire_accounts()
+        culled = sum(1 for _, d in decisions if d.action == "cull")
+        log.info(
+            "culler pass: %d servers checked, %d culled, in %.3f s",
+            len(decisions),
+            culled,
+            time.monotonic() - began,
+        )
         return decisions
 
     async def _decide(self, route: Route, row: ServerActivity | None = None) -> Decision:
