@@ -259,7 +259,14 @@ def measure_jupyterhub(
     paths = jupyterhub_ref.ensure_installed(BENCH_DIR / ".cache")
     names = [controlseed.user_name(i) for i in range(users)]
     work = root / f"jupyterhub-{users}"
-    with jupyterhub_ref.start_jupyterhub(paths, users=[], work_dir=work, ready_timeout=120) as hub:
+    api_only = (  # users that need no Unix account, as Courtyard's local ones
+        'c.JupyterHub.authenticator_class = "null"\n'
+        "c.JupyterHub.services = [s for s in c.JupyterHub.services if s['name'] == 'bench-admin']\n"
+        "c.JupyterHub.load_roles = [r for r in c.JupyterHub.load_roles if r['name'] == 'admin']\n"
+    )
+    with jupyterhub_ref.start_jupyterhub(
+        paths, users=[], work_dir=work, ready_timeout=120, extra_config=api_only
+    ) as hub:
         headers = {"Authorization": f"token {hub.admin_token}"}
         with httpx.Client(base_url=hub.base_url, headers=headers, timeout=REQUEST_TIMEOUT) as c:
             for start in range(0, users, 1000):

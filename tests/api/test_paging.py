@@ -54,7 +54,7 @@ api_token = "{TOKEN}"
 
 [[load_roles]]
 name = "pager"
-scopes = ["admin:users", "admin:servers", "admin:groups", "tokens"]
+scopes = ["admin:users", "admin:servers", "admin:groups", "tokens", "read:metrics"]
 services = ["pager"]
 
 [[load_roles]]
@@ -235,6 +235,13 @@ def test_one_user_by_name(seeded: Seeded) -> None:
         [f"grp{int(name[2:]) // 100:03d}"],
         True,
     )
+
+
+def test_metrics_count_without_listing_everyone(seeded: Seeded) -> None:
+    r = seeded.api.call("GET", f"{seeded.api.base}/hub/metrics")
+    assert r.status_code == 200, r.text
+    assert f"jupyterhub_total_users {USERS}\n" in r.text
+    assert f"jupyterhub_running_servers {len(seeded.data.running)}\n" in r.text
 
 
 async def admin_rows(client: HubClient, query: str) -> tuple[list[tuple[str, str]], str]:

@@ -479,6 +479,14 @@ class ServerManager:
             )
             self._saved_activity.update(moved)
 
+    def state_counts(self) -> dict[str, int]:
+        """How many servers are in each state the hub knows of (never-started ones count
+        nowhere: they are "stopped")."""
+        counts: dict[str, int] = {}
+        for handle in self._handles.values():
+            counts[handle.state] = counts.get(handle.state, 0) + 1
+        return counts
+
     def running(self) -> list[ServerHandle]:
         """Every server that runs now (the culler's and the status command's list)."""
         return [h for h in self._handles.values() if h.state == "running"]
