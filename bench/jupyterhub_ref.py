@@ -127,6 +127,7 @@ def write_config(
     admin_token: str,
     cull_timeout: int,
     database_url: str | None,
+    extra_config: str = "",
 ) -> Path:
     db_url = database_url or f"sqlite:///{work_dir / 'jupyterhub.sqlite'}"
     config = f"""
@@ -161,6 +162,7 @@ c.JupyterHub.load_roles = [
     {{"name": "idle-culler", "services": ["idle-culler"],
       "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]}},
 ]
+{extra_config}
 """
     path = work_dir / "jupyterhub_config.py"
     path.write_text(config)
@@ -177,15 +179,18 @@ def start_jupyterhub(
     cull_timeout: int = 3600,
     database_url: str | None = None,
     ready_timeout: float = READY_TIMEOUT,
+    extra_config: str = "",
 ) -> Iterator[RunningHub]:
     """JupyterHub (PAM, LocalProcessSpawner, CHP, idle-culler) on 127.0.0.1; stopped, with
-    every user's server, on exit."""
+    every user's server, on exit. ``extra_config``: lines appended to its config (they win,
+    e.g. another authenticator for an API-only bench)."""
     work_dir = work_dir.resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     token = secrets.token_hex(24)
     config = write_config(paths, work_dir, users=users, port=port, admin_token=token,
-                          cull_timeout=cull_timeout, database_url=database_url)  # fmt: skip
+                          cull_timeout=cull_timeout, database_url=database_url,
+                          extra_config=extra_config)  # fmt: skip
     log_path = work_dir / "jupyterhub.log"
     env = {**os.environ, "PATH": f"{paths.venv / 'bin'}:{os.environ.get('PATH', '')}"}
     with log_path.open("wb") as log:

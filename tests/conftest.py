@@ -10,6 +10,7 @@ import pwd
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -102,6 +103,14 @@ def postgres_admin_url() -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A freshly created, empty PostgreSQL database, dropped after the test."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new empty database on the test PostgreSQL (its URL), dropped at the end: for
+    fixtures of a wider scope than ``postgres_url``."""
     admin_url = make_url(postgres_admin_url())
     name = f"cytest_{uuid.uuid4().hex[:16]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

@@ -180,7 +180,7 @@ async def test_admin_page_in_chinese(admin: HubClient, admin_hub: HubProcess) ->
     ) as r:
         text = await r.text()
     assert '<html lang="zh-CN">' in text
-    for phrase in ("添加用户", "按名称搜索", "仅显示运行中", "最近活动", "全部停止", "内存"):
+    for phrase in ("添加用户", "按名称搜索", "空闲 15 分钟以上", "最近活动", "全部停止", "内存"):
         assert phrase in text
     assert "Add users" not in text
 

@@ -75,14 +75,20 @@ async def list_groups(request: web.Request) -> web.StreamResponse:
             403, "Action is not authorized with current scopes; requires any of [list:groups]"
         )
     offset, limit = paginate(request)
-    names = [n for n in context.groups.names() if group_may(who, "list:groups", n)]
-    shown = names[offset : offset + limit]
+    allowed = None if "list:groups" in who.scopes else group_filters(who, "list:groups")
+    shown, total = context.groups.page(allowed, offset, limit)
     properties = context.groups.properties(shown)
+    members = context.groups.members_of(shown)
     models = [
-        group_model(context, who, n, members_or_404(context, n), properties.get(n, {}))
-        for n in shown
+        group_model(context, who, n, members.get(n, []), properties.get(n, {})) for n in shown
     ]
-    return reply(page(request, models, len(names), offset, limit))
+    return reply(page(request, models, total, offset, limit))
+
+
+def group_filters(who: Caller, base: str) -> frozenset[str]:
+    """The groups named in ``base!group=`` filters of the caller's scopes."""
+    prefix = f"{base}!group="
+    return frozenset(s[len(prefix) :] for s in who.scopes if s.startswith(prefix))
 
 
 def create_one(context: ApiContext, name: Any, users: list[str]) -> None:

@@ -44,8 +44,10 @@ def server_model(view: ServerView, state: dict[str, Any] | None) -> dict[str, An
     ``admin:server_state``, as JupyterHub shows ``Spawner.get_state()``."""
     name, server = view.user, view.server
     root = ServerManager.root_url(name, server)
-    progress = f"/hub/api/users/{name}/servers/{server}/progress" if server else (
-        f"/hub/api/users/{name}/server/progress"
+    progress = (
+        f"/hub/api/users/{name}/servers/{server}/progress"
+        if server
+        else (f"/hub/api/users/{name}/server/progress")
     )
     model: dict[str, Any] = {
         "name": server,
@@ -89,14 +91,17 @@ def user_model(
     views: list[ServerView] | None = None,
     *,
     include_stopped: bool = False,
+    groups: list[str] | None = None,
 ) -> dict[str, Any]:
-    """JupyterHub's user model. ``views``: the user's servers (default first), when the
-    caller has them already (a list of users loads them in one query)."""
+    """JupyterHub's user model. ``views`` (the user's servers, default first) and
+    ``groups``: when the caller has them already (a page of users loads each in one
+    query, so a page costs the same few queries whatever its size)."""
     name = user.name
     if views is None:
         views = context.servers.views(name)
     default = views[0]
-    groups = context.groups.of_user(name)
+    if groups is None:
+        groups = context.groups.of_user(name)
     servers = {
         v.server: server_model(v, spawner_state(context, who, name, v.server))
         for v in views

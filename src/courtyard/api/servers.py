@@ -84,9 +84,7 @@ def chosen_profile(options: dict[str, object], context: ApiContext, user: str) -
     offered = [p.name for p in context.settings.offered_profiles(user)]
     if profile and profile not in offered:
         choices = ", ".join(offered) if offered else "none"
-        raise ApiError(
-            400, f"There is no profile named {profile[:64]!r}; offered: {choices}."
-        )
+        raise ApiError(400, f"There is no profile named {profile[:64]!r}; offered: {choices}.")
     return profile
 
 

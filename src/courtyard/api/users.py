@@ -17,18 +17,13 @@ from courtyard.api.context import (
     reply,
 )
 from courtyard.api.models import include_stopped_servers, page, paginate, user_model
+from courtyard.auth import scopes as sc
 from courtyard.auth import unixaccounts
 from courtyard.auth.credentials import normalize_name
 from courtyard.errors import UserExistsError
-from courtyard.hub.servers import ServerView
 from courtyard.store.records import UserRecord, server_key
+from courtyard.store.store import API_SORTS, API_STATES, ApiUserQuery
 
-STATES = {
-    "active": ("starting", "running", "stopping"),
-    "ready": ("running",),
-    "inactive": ("stopped",),
-}
-SORTS = ("id", "-id", "name", "-name", "last_activity", "-last_activity", "created", "-created")
 FUTURE_SLACK = timedelta(minutes=5)
 
 
@@ -40,48 +35,36 @@ def user_or_404(request: web.Request, name: str) -> UserRecord:
 
 
 async def list_users(request: web.Request) -> web.StreamResponse:
+    """A page of users (at most MAX_LIMIT, as JupyterHub), filtered, sorted and cut in the
+    store's SQL; the page's servers and groups are one query each."""
     context, who = api(request), caller(request)
-    who.need("list:users")
+    if not sc.has_any(who.scopes, "list:users"):  # a filtered list:users lists those users
+        who.need("list:users")
     offset, limit = paginate(request)
     state = request.query.get("state", "")
-    if state and state not in STATES:
+    if state and state not in API_STATES:
         raise ApiError(400, f"Unrecognized state filter: {state!r}; use active, ready or inactive")
     sort = request.query.get("sort", "name")
-    if sort not in SORTS:
-        raise ApiError(400, f"Unrecognized sort: {sort!r}; use one of {', '.join(SORTS)}")
-    name_filter = request.query.get("name_filter", "")
-    users = [
-        u
-        for u in context.store.list_users()
-        if who.may("list:users", u.name) and name_filter in u.name
-    ]
-    views = context.servers.views_of([u.name for u in users])
-    if state:
-        users = [u for u in users if in_state(views[u.name], state)]
-    users.sort(key=lambda u: sort_key(u, sort.lstrip("-")), reverse=sort.startswith("-"))
+    if sort not in API_SORTS:
+        raise ApiError(400, f"Unrecognized sort: {sort!r}; use one of {', '.join(API_SORTS)}")
+    query = ApiUserQuery(
+        names=sc.users_allowed(who.scopes, "list:users"),
+        name_filter=request.query.get("name_filter", ""),
+        state=state,
+        sort=sort,
+        offset=offset,
+        limit=limit,
+    )
+    users, total = context.store.page_users(query)
+    names = [u.name for u in users]
+    views = context.servers.views_of(names)
+    groups = context.groups.of_users(names)
     stopped = include_stopped_servers(request)
     models = [
-        user_model(context, who, u, views[u.name], include_stopped=stopped)
-        for u in users[offset : offset + limit]
+        user_model(context, who, u, views[u.name], include_stopped=stopped, groups=groups[u.name])
+        for u in users
     ]
-    return reply(page(request, models, len(users), offset, limit))
-
-
-def in_state(views: list[ServerView], state: str) -> bool:
-    """JupyterHub's state filter: active/ready if any server is; inactive if none is
-    active."""
-    if state == "inactive":
-        return not any(v.state in STATES["active"] for v in views)
-    return any(v.state in STATES[state] for v in views)
-
-
-def sort_key(user: UserRecord, key: str) -> Any:
-    if key == "name":
-        return user.name
-    if key == "id":
-        return user.id
-    stamp = user.created if key == "created" else user.last_activity
-    return stamp or datetime.min.replace(tzinfo=timezone.utc)
+    return reply(page(request, models, total, offset, limit))
 
 
 def valid_name(name: Any) -> str:

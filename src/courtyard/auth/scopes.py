@@ -189,9 +189,7 @@ def exceeding(requested: frozenset[str], owner: frozenset[str]) -> list[str]:
     return sorted(requested - intersect(requested, owner))
 
 
-def allows(
-    scopes: frozenset[str], base: str, user: str | None = None, server: str = ""
-) -> bool:
+def allows(scopes: frozenset[str], base: str, user: str | None = None, server: str = "") -> bool:
     """Whether ``scopes`` grant ``base`` for ``user`` (or unfiltered, when user is None);
     a ``!server=`` filter must name ``user``'s server ``server`` ("" the default one)."""
     if base in scopes:
@@ -199,6 +197,24 @@ def allows(
     if user is None:
         return False
     return f"{base}!user={user}" in scopes or f"{base}!server={user}/{server}" in scopes
+
+
+def users_allowed(scopes: frozenset[str], base: str) -> frozenset[str] | None:
+    """The users ``scopes`` grant ``base`` for: None when unfiltered (every user), else the
+    names in its ``!user=`` and ``!server=`` filters (group filters are expanded to users
+    already, see ``expand``). What a list query filters on, in SQL."""
+    if base in scopes:
+        return None
+    names = set()
+    for scope in scopes:
+        found, filt = split(scope)
+        if found != base:
+            continue
+        if filt.startswith("user="):
+            names.add(filt[5:])
+        elif filt.startswith("server="):
+            names.add(filt[7:].split("/")[0])
+    return frozenset(names)
 
 
 def has_any(scopes: frozenset[str], base: str) -> bool:

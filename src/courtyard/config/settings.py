@@ -234,7 +234,13 @@ class Settings:
         "Environments and sizes people start servers in, as [[profiles]] tables (name, description, python or conda_env, memory, cpus, gpus; local spawner). Empty: the hub's python and the [limits] allowance, no choice.",
     )
     conda_dirs: list[str] = setting(
-        ["~/.conda/envs", "~/miniconda3/envs", "~/anaconda3/envs", "~/miniforge3/envs", "/opt/conda/envs"],
+        [
+            "~/.conda/envs",
+            "~/miniconda3/envs",
+            "~/anaconda3/envs",
+            "~/miniforge3/envs",
+            "/opt/conda/envs",
+        ],
         "Directories searched for a profile's conda_env and for kernels_from_conda; ~ is the person's home.",
     )
     kernels_from_conda: bool = setting(

@@ -146,6 +146,7 @@ class ServerManager:
         self.named_servers = named_servers  # the most named servers per person; 0: none
         self._handles: dict[str, ServerHandle] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._saved_activity: dict[str, float] = {}  # route key: the stamp last written
         self.limits = LimitWatch()
 
     def handle(self, user: str, server: str = "") -> ServerHandle:
@@ -468,9 +469,23 @@ class ServerManager:
             self.save_activity()
 
     def save_activity(self) -> None:
-        stamps = {r.key: datetime.fromtimestamp(r.last_activity, timezone.utc) for r in self.routes}
-        if stamps:
-            self.store.record_activity(stamps)
+        """Write the routes' activity stamps that moved since the last save (at 1,000
+        running servers, writing every stamp every poll held the event loop ~0.3 s)."""
+        moved = {r.key: r.last_activity for r in self.routes}
+        moved = {k: v for k, v in moved.items() if self._saved_activity.get(k) != v}
+        if moved:
+            self.store.record_activity(
+                {k: datetime.fromtimestamp(v, timezone.utc) for k, v in moved.items()}
+            )
+            self._saved_activity.update(moved)
+
+    def state_counts(self) -> dict[str, int]:
+        """How many servers are in each state the hub knows of (never-started ones count
+        nowhere: they are "stopped")."""
+        counts: dict[str, int] = {}
+        for handle in self._handles.values():
+            counts[handle.state] = counts.get(handle.state, 0) + 1
+        return counts
 
     def running(self) -> list[ServerHandle]:
         """Every server that runs now (the culler's and the status command's list)."""

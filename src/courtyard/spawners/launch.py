@@ -59,9 +59,7 @@ def check_socket_path(path: Path) -> None:
         )
 
 
-def prepare_server_dir(
-    runtime_dir: Path, user: str, target: TargetUser, server: str = ""
-) -> Path:
+def prepare_server_dir(runtime_dir: Path, user: str, target: TargetUser, server: str = "") -> Path:
     """Make ``<runtime_dir>`` (0711) and a fresh-enough ``<runtime_dir>/<user>`` (0700,
     theirs; ``<user>@<server>`` for a named server)."""
     runtime_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, delete, func, select, update
+from sqlalchemy import ColumnElement, Engine, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
@@ -35,6 +35,7 @@ from courtyard.store.records import (
     SessionRecord,
     UserRecord,
     as_server_state,
+    server_key,
     split_server_key,
 )
 from courtyard.store.timestamps import from_epoch
@@ -59,20 +60,53 @@ _trouble_logged: dict[str, float] = {}
 
 Clock = Callable[[], float]
 USER_SORTS = ("name", "activity")
+USER_SHOWS = ("all", "running", "idle", "admin")
 USER_EXISTS = N_("user {name!r} already exists")
 NO_SUCH_USER = N_("no user named {name!r}")
 
 
 @dataclass(frozen=True)
 class UserQuery:
-    """What the admin page asks for: a name substring, running servers only, a sort key
-    (one of USER_SORTS), and a page (``offset``/``limit``)."""
+    """What the admin page asks for: a name substring, which users (``show``, one of
+    USER_SHOWS: everyone, those with a running server, those whose running server has had
+    no activity since ``idle_before``, admins; ``running_only`` is ``show="running"``), a
+    sort key (one of USER_SORTS), and a page (``offset``/``limit``)."""
 
     search: str = ""
     running_only: bool = False
     sort: str = "name"
     offset: int = 0
     limit: int = 50
+    show: str = "all"
+    idle_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ApiUserQuery:
+    """What ``GET /hub/api/users`` asks for, all of it done in SQL: ``names`` (None: every
+    user; else only these, the caller's filtered ``list:users``), a name substring, a state
+    (one of API_STATES, "" any), a sort (one of API_SORTS) and a page."""
+
+    names: frozenset[str] | None = None
+    name_filter: str = ""
+    state: str = ""
+    sort: str = "name"
+    offset: int = 0
+    limit: int = 200
+
+
+ACTIVE_STATES = ("starting", "running", "stopping")
+API_STATES = {"active": ACTIVE_STATES, "ready": ("running",), "inactive": ACTIVE_STATES}
+API_SORTS = ("id", "-id", "name", "-name", "last_activity", "-last_activity", "created", "-created")
+
+
+@dataclass(frozen=True)
+class ServerActivity:
+    """A server's stored activity and start, and whether its owner is an admin."""
+
+    last_activity: datetime | None
+    started: datetime | None
+    admin: bool
 
 
 @dataclass(frozen=True)
@@ -275,6 +309,24 @@ class Store:
             total = int(db.scalar(count.where(*conditions)) or 0)
         return UserPage(found, total)
 
+    def page_users(self, query: ApiUserQuery) -> tuple[list[UserRecord], int]:
+        """One page of users as the REST API lists them, and how many match in all: two
+        queries whatever the page, filtered, sorted and cut in SQL (ties broken by id, so
+        paging with offsets returns each user exactly once)."""
+        conditions = api_user_conditions(query)
+        rows = (
+            select(User)
+            .where(*conditions)
+            .order_by(*api_user_order(query.sort))
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        count = select(func.count(User.id)).where(*conditions)
+        with self.transaction() as db:
+            found = [user_record(row) for row in db.scalars(rows)]
+            total = int(db.scalar(count) or 0)
+        return found, total
+
     def rename_user(self, name: str, new_name: str) -> UserRecord:
         """Rename a user (UnknownUserError if absent, UserExistsError if taken)."""
         try:
@@ -366,9 +418,7 @@ class Store:
             user = db.scalar(select(User).where(User.name == name))
             if user is None:
                 raise UnknownUserError(NO_SUCH_USER, params={"name": name})
-            row = db.scalar(
-                select(Server).where(Server.user_id == user.id, Server.name == server)
-            )
+            row = db.scalar(select(Server).where(Server.user_id == user.id, Server.name == server))
             if row is None:
                 row = Server(
                     user_id=user.id,
@@ -401,9 +451,7 @@ class Store:
 
     def delete_server(self, name: str, server: str) -> bool:
         """Forget user ``name``'s named server ``server`` (its row); False if absent."""
-        query = delete(Server).where(
-            Server.user_id == user_id_query(name), Server.name == server
-        )
+        query = delete(Server).where(Server.user_id == user_id_query(name), Server.name == server)
         with self.transaction() as db:
             return bool(db.execute(query).rowcount)  # type: ignore[attr-defined]
 
@@ -419,6 +467,20 @@ class Store:
             query = query.where(User.name == user)
         with self.transaction() as db:
             return [server_record(row, owner) for row, owner in db.execute(query)]
+
+    def server_activity(self) -> dict[str, ServerActivity]:
+        """What the culler needs of every starting, running or stopping server, by server
+        key (``alice``, ``alice/torch``): one query, however many servers run."""
+        query = (
+            select(User.name, Server.name, Server.last_activity, Server.started, User.admin)
+            .join(User, Server.user_id == User.id)
+            .where(Server.state.in_(ACTIVE_STATES))
+        )
+        with self.transaction() as db:
+            return {
+                server_key(user, server): ServerActivity(activity, started, bool(admin))
+                for user, server, activity, started, admin in db.execute(query)
+            }
 
     def servers_by_user(self, names: Iterable[str]) -> dict[str, list[ServerRecord]]:
         """The saved servers of each of ``names`` (one query), by owner."""
@@ -503,9 +565,40 @@ def user_query_conditions(query: UserQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.search:
         conditions.append(User.name.like(f"%{like_escaped(query.search)}%", escape="\\"))
-    if query.running_only:
-        conditions.append(Server.state.in_(["starting", "running", "stopping"]))
+    show = "running" if query.running_only else query.show
+    if show in ("running", "idle"):
+        conditions.append(Server.state.in_(ACTIVE_STATES))
+    if show == "idle" and query.idle_before is not None:
+        stamp = func.coalesce(Server.last_activity, Server.started)
+        conditions.append(stamp.is_(None) | (stamp < query.idle_before))
+    if show == "admin":
+        conditions.append(User.admin.is_(True))
     return conditions
+
+
+def api_user_conditions(query: ApiUserQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.names is not None:
+        conditions.append(User.name.in_(sorted(query.names)))
+    if query.name_filter:
+        pattern = f"%{like_escaped(query.name_filter)}%"
+        conditions.append(User.name.like(pattern, escape="\\"))
+    if query.state:
+        has = exists().where(Server.user_id == User.id, Server.state.in_(API_STATES[query.state]))
+        conditions.append(~has if query.state == "inactive" else has)
+    return conditions
+
+
+def api_user_order(sort: str) -> list[Any]:
+    column = {
+        "id": User.id,
+        "name": User.name,
+        "created": User.created,
+        "last_activity": User.last_activity,
+    }[sort.lstrip("-")]
+    if sort.startswith("-"):
+        return [column.desc().nulls_last(), User.id.desc()]
+    return [column.asc().nulls_first(), User.id]
 
 
 def like_escaped(text: str) -> str:

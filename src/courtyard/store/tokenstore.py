@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from courtyard.errors import UnknownUserError, UserExistsError
@@ -141,6 +141,58 @@ class GroupStore:
         query = update(Group).where(Group.name == group).values(properties=text)
         with self.store.transaction() as db:
             return bool(db.execute(query).rowcount)  # type: ignore[attr-defined]
+
+    def page(
+        self, names: frozenset[str] | None = None, offset: int = 0, limit: int | None = None
+    ) -> tuple[list[str], int]:
+        """One page of group names (sorted; ``names`` None: every group, else only these)
+        and how many there are in all: two queries."""
+        conditions = [] if names is None else [Group.name.in_(sorted(names))]
+        query = select(Group.name).where(*conditions).order_by(Group.name)
+        count = select(func.count(Group.id)).where(*conditions)
+        with self.store.transaction() as db:
+            found = list(db.scalars(query.offset(offset).limit(limit)))
+            return found, int(db.scalar(count) or 0)
+
+    def members_of(self, groups: Iterable[str]) -> dict[str, list[str]]:
+        """The sorted member names of each of ``groups`` that exists (one query)."""
+        wanted = sorted(set(groups))
+        if not wanted:
+            return {}
+        query = (
+            select(Group.name, User.name)
+            .select_from(Group)
+            .outerjoin(UserGroup, UserGroup.group_id == Group.id)
+            .outerjoin(User, UserGroup.user_id == User.id)
+            .where(Group.name.in_(wanted))
+            .order_by(Group.name, User.name)
+        )
+        found: dict[str, list[str]] = {}
+        with self.store.transaction() as db:
+            for group, member in db.execute(query):
+                found.setdefault(group, [])
+                if member is not None:
+                    found[group].append(member)
+        return found
+
+    def of_users(self, users: Iterable[str]) -> dict[str, list[str]]:
+        """The sorted group names of each of ``users`` (one query)."""
+        wanted = sorted(set(users))
+        found: dict[str, list[str]] = {name: [] for name in wanted}
+        if not wanted:
+            return found
+        query = (
+            select(User.name, Group.name)
+            .select_from(UserGroup)
+            .join(Group, UserGroup.group_id == Group.id)
+            .join(User, UserGroup.user_id == User.id)
+            .where(User.name.in_(wanted))
+            .order_by(User.name, Group.name)
+        )
+        with self.store.transaction() as db:
+            for user, group in db.execute(query):
+                found[user].append(group)
+        return found
 
     def of_user(self, user: str) -> list[str]:
         query = (

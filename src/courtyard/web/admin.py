@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +18,7 @@ from courtyard.auth.principal import Principal
 from courtyard.hub.usage import Usage, UsageMeter
 from courtyard.hub.users import UserAdmin
 from courtyard.store.records import ServerRecord, ServerState, UserRecord
-from courtyard.store.store import USER_SORTS, UserQuery
+from courtyard.store.store import USER_SHOWS, USER_SORTS, UserQuery
 from courtyard.web.admin_limits import LIMITER, LimitCells, cells_for, gpu_rows
 from courtyard.web.context import ctx, language, render
 from courtyard.web.home import require_login
@@ -26,6 +26,7 @@ from courtyard.web.i18n import N_, translator
 
 PAGE_SIZE = 50
 MAX_SEARCH = 64
+IDLE_AFTER = timedelta(minutes=15)  # "Idle": a running server with no activity this long
 USAGE = web.AppKey("usage", UsageMeter)
 
 NOT_ADMIN = N_("Only administrators may do this.")
@@ -100,22 +101,28 @@ def parse_query(request: web.Request) -> tuple[UserQuery, int]:
         page = max(1, min(int(q.get("page", "1")), 1_000_000))
     except ValueError:
         page = 1
+    show = "running" if q.get("running") == "1" else q.get("show", "all")
     query = UserQuery(
         search=q.get("q", "").strip().lower()[:MAX_SEARCH],
-        running_only=q.get("running") == "1",
         sort=sort if sort in USER_SORTS else "name",
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
+        show=show if show in USER_SHOWS else "all",
+        idle_before=datetime.now(timezone.utc) - IDLE_AFTER,
     )
     return query, page
 
 
 def listing_url(query: UserQuery, page: int, **changes: Any) -> str:
-    params: dict[str, Any] = {"q": query.search, "sort": query.sort, "page": page}
-    if query.running_only:
-        params["running"] = "1"
+    params: dict[str, Any] = {
+        "q": query.search,
+        "show": query.show,
+        "sort": query.sort,
+        "page": page,
+    }
     params.update(changes)
-    kept = {k: v for k, v in params.items() if v not in ("", None) and (k, v) != ("page", 1)}
+    defaults = {("page", 1), ("show", "all"), ("sort", "name")}
+    kept = {k: v for k, v in params.items() if v not in ("", None) and (k, v) not in defaults}
     return "/hub/admin" + (f"?{urlencode(kept)}" if kept else "")
 
 

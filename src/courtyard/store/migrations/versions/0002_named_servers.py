@@ -26,7 +26,7 @@ depends_on = None
 DOWNGRADE_REFUSED = (
     "cannot downgrade below revision 0002: {count} named server(s) exist and revision 0001 "
     "holds one server per user. Delete the named servers first (DELETE "
-    "/hub/api/users/<name>/servers/<server> with {{\"remove\": true}}), then downgrade again."
+    '/hub/api/users/<name>/servers/<server> with {{"remove": true}}), then downgrade again.'
 )
 
 

@@ -1,0 +1,93 @@
+"""The culler in a real hub over 1,000 running servers (10,000 users, bench/controlseed.py:
+each running row is a real ``sleep`` process the hub re-attaches by pid and start time): one
+pass stops exactly the 500 idle ones, and leaves the 500 active ones running."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from courtyard.spawners import procinfo
+from tests.hubprocess import HubProcess
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import controlseed
+
+TOKEN = "cy-culler-pass-token-0c9d8e7f6a"
+CONFIG = f"""
+auth = "local"
+log_level = "info"
+stop_grace = 3
+
+[culler]
+timeout = 3600
+every = 5
+busy_kernels_are_active = false
+
+[[services]]
+name = "watcher"
+api_token = "{TOKEN}"
+
+[[load_roles]]
+name = "watcher"
+scopes = ["admin:users", "admin:servers"]
+services = ["watcher"]
+"""
+
+
+@pytest.fixture
+def root() -> Iterator[Path]:
+    made = Path(tempfile.mkdtemp(prefix="cycull", dir="/tmp"))
+    made.chmod(0o755)
+    yield made
+    shutil.rmtree(made, ignore_errors=True)
+
+
+def active_users(url: str) -> list[str]:
+    found: list[str] = []
+    while True:
+        r = httpx.get(
+            f"{url}/hub/api/users?state=active&limit=200&offset={len(found)}",
+            headers={"Authorization": f"token {TOKEN}"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        page = [m["name"] for m in r.json()]
+        found += page
+        if len(page) < 200:
+            return found
+
+
+def test_one_pass_stops_exactly_the_idle_servers(root: Path) -> None:
+    state = root / "state"
+    state.mkdir()
+    seeded = controlseed.seed(f"sqlite:///{state / 'courtyard.sqlite'}", 10_000, runtime_dir=root)
+    hub = HubProcess(state, CONFIG)
+    try:
+        assert len(seeded.running) == 1000
+        assert len(seeded.idle) == 500
+        hub.start(timeout=180)
+        assert len([line for line in hub.output if "courtyard.hub: re-attached" in line]) == 1000
+        keep = sorted(set(seeded.running) - set(seeded.idle))
+        deadline = time.monotonic() + 180
+        while active_users(hub.url) != keep and time.monotonic() < deadline:
+            time.sleep(1)
+        assert active_users(hub.url) == keep
+        by_name = dict(zip(seeded.users[::10], seeded.processes, strict=True))
+        for name, proc in by_name.items():
+            started = procinfo.start_time(proc.pid)
+            alive = started is not None and procinfo.is_running(proc.pid, started)
+            assert alive == (name in keep), name
+        culled = [line for line in hub.output if "culling" in line]
+        assert len(culled) == 500
+        assert all("idle" in line for line in culled)
+    finally:
+        hub.stop()
+        seeded.close()
