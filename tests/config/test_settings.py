@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.config.load import load_settings
+from courtyard.config.load import build_settings, load_settings
 from courtyard.config.reference import render_reference
 from courtyard.errors import ConfigError
 
@@ -92,3 +92,17 @@ def test_the_scripts_own_variables_are_not_taken_for_settings() -> None:
         {"COURTYARD_VENV": "/opt/v", "COURTYARD_SCRIPT": "x", "COURTYARD_PORT": "9"}
     )
     assert values == {"port": "9"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("16M", 16 << 20), ("1M", 1 << 20), ("2.5G", int(2.5 * (1 << 30))), ("unlimited", None)],
+)
+def test_server_log_max_is_a_size_or_unlimited(value: str, expected: int | None) -> None:
+    assert build_settings({"server_log_max": value}).resolved_server_log_max() == expected
+
+
+@pytest.mark.parametrize("value", ["lots", "512K", "0", "-1M"])
+def test_a_bad_server_log_max_names_the_key(value: str) -> None:
+    with pytest.raises(ConfigError, match="'server_log_max'"):
+        build_settings({"server_log_max": value})

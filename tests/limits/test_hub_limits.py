@@ -136,6 +136,7 @@ async def test_a_restarted_hub_keeps_the_server_in_its_cgroup(
         await a.wait_until_ready(alice.name)
     sock = limited_hub.state_dir / "run" / alice.name / "server.sock"
     before = server_cgroups(sock)
+    assert keeper_cgroups(sock) == before  # the log keeper is limited with the server
     limited_hub.restart_reattaching(alice.name)
     assert server_cgroups(sock) == before
     assert f"/{alice.name}\n" in before
@@ -144,8 +145,27 @@ async def test_a_restarted_hub_keeps_the_server_in_its_cgroup(
     assert (limit / "memory.limit_in_bytes").read_text().strip() == str(200 << 20)
 
 
+def keeper_cgroups(sock: Path) -> str:
+    """The cgroups of the log keeper (singleuser/logkeeper.py) of the server on ``sock``."""
+    server = server_pid(sock)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm == "courtyard-log" and stat.rsplit(")", 1)[1].split()[1] == str(server):
+                return Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            continue
+    raise AssertionError(f"the server {server} on {sock} has no log keeper")
+
+
 def server_cgroups(sock: Path) -> str:
-    """The cgroups of the process listening on ``sock`` (found by its inode in /proc)."""
+    """The cgroups of the process listening on ``sock``."""
+    return Path(f"/proc/{server_pid(sock)}/cgroup").read_text()
+
+
+def server_pid(sock: Path) -> int:
+    """The process listening on ``sock`` (found by its inode in /proc)."""
     inode = str(sock.stat().st_ino)
     for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
         fields = line.split()
@@ -156,7 +176,7 @@ def server_cgroups(sock: Path) -> str:
             fds = os.listdir(f"/proc/{pid}/fd")
             for fd in fds:
                 if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
-                    return Path(f"/proc/{pid}/cgroup").read_text()
+                    return int(pid)
         except OSError:
             continue
     raise AssertionError(f"nobody listens on {sock}")

@@ -99,7 +99,8 @@ def slurm_cluster() -> None:
 def slurm_hub(slurm_cluster: None, alice: UnixUser, bob: UnixUser) -> Iterator[HubProcess]:
     root = Path(tempfile.mkdtemp(prefix="cys", dir="/tmp"))
     root.chmod(0o755)
-    config = hub_config(alice.name, bob.name, spawner="slurm") + SLURM_CONFIG
+    config = hub_config(alice.name, bob.name, spawner="slurm", server_log_max="1M")
+    config += SLURM_CONFIG
     process = HubProcess(root / "state", config)
     process.start()
     yield process

@@ -56,6 +56,33 @@ async def test_alices_server_is_a_slurm_job_of_hers_and_runs_code(
         assert await client.execute(alice.name, kernel, code) == f"('{job}', {alice.uid})"
 
 
+async def test_the_jobs_output_file_stays_below_server_log_max(
+    slurm_hub: HubProcess, alice: UnixUser
+) -> None:
+    """server_log_max = "1M" (conftest): 3 MiB written to fd 1 by a kernel leave the job's
+    output file (<state_dir>/run/<user>/slurm-<job>.log, opened by Slurm) cut, not grown."""
+    async with HubClient(slurm_hub.url) as client:
+        await client.login(alice.name, alice.password, next_url="/hub/home")
+        job = running_job(alice.name)
+        kernel = await client.start_kernel(alice.name)
+        code = (
+            "import os\nline = b'flood ' + b'x' * 1017 + b'\\n'\nn = 0\n"
+            "while n < 3 * 1024 * 1024:\n    n += os.write(1, line)\n"
+            "os.write(1, b'FLOOD-END\\n')\nn"
+        )
+        assert int(await client.execute(alice.name, kernel, code)) >= 3 * 1024 * 1024
+        output = slurm_hub.state_dir / "run" / alice.name / f"slurm-{job}.log"
+        deadline = time.monotonic() + 60
+        while b"FLOOD-END" not in output.read_bytes() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        data = output.read_bytes()
+        assert b"FLOOD-END" in data
+        assert output.stat().st_size <= 1024 * 1024
+        assert output.stat().st_blocks * 512 <= 1024 * 1024 + 8192  # no sparse tail either
+        assert b"[courtyard: this log reached server_log_max (1 MiB)" in data
+        assert await client.execute(alice.name, kernel, "6 * 7") == "42"
+
+
 async def test_restarted_hub_reattaches_the_job(slurm_hub: HubProcess, alice: UnixUser) -> None:
     async with HubClient(slurm_hub.url) as client:
         await client.login(alice.name, alice.password, next_url="/hub/home")

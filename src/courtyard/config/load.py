@@ -195,6 +195,7 @@ def build_settings(values: Mapping[str, Any]) -> Settings:
     values = converted
     settings: Settings = construct(Settings, values, "")
     check_limit_settings(settings.limits)
+    settings.resolved_server_log_max()  # a ConfigError naming the key
     check_profiles(settings.profiles)
     return settings
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from courtyard.config.limits import LimitSettings, offered_to
+from courtyard.config.limits import LimitSettings, offered_to, parse_size
 from courtyard.config.tables import RoleConfig, ServiceConfig
 
 AuthKind = Literal["system", "local"]
@@ -223,6 +223,10 @@ class Settings:
     stop_grace: float = setting(
         10.0, "Seconds between SIGTERM and SIGKILL when stopping a server.", min=0
     )
+    server_log_max: str = setting(
+        "16M",
+        "Largest a server's log (<state_dir>/logs/<user>.log, its stdout and stderr) may grow; past it the file is cut to a marker line and its last 64 KiB. A size such as '16M' (at least 1M) or 'unlimited' (local spawner).",
+    )
     named_servers: int = setting(
         0,
         "Named servers each person may have besides their default one (/user/<name>/<server>/). 0: named servers are off.",
@@ -308,6 +312,10 @@ class Settings:
 
     def resolved_python(self) -> str:
         return self.python or sys.executable
+
+    def resolved_server_log_max(self) -> int | None:
+        """``server_log_max`` in bytes; None for 'unlimited'."""
+        return parse_size(self.server_log_max, "server_log_max")
 
 
 def setting_names() -> list[str]:

@@ -6,7 +6,9 @@ The hub runs this with the target user's interpreter::
         --notebook-dir /home/alice --default-url /lab -- <extra jupyter arguments>
 
 and the per-server secret in ``COURTYARD_SERVER_SECRET`` (never on the command line, where
-``ps`` would show it). Failures the hub recognises exit with a distinct status and one line
+``ps`` would show it). With ``--log-max BYTES`` (the hub's ``server_log_max``) the server's
+stdout and stderr, a log file, are kept below that size by a log keeper (logkeeper.py), forked
+just before jupyter starts. Failures the hub recognises exit with a distinct status and one line
 starting with ``courtyard-singleuser:`` on stderr.
 
 Nothing from jupyter is imported until main() runs; exit codes live in contract.py.
@@ -31,6 +33,7 @@ from courtyard.singleuser.contract import (
     base_url_for,
 )
 from courtyard.singleuser.labsettings import LANGUAGE_ENV, preset_lab_language
+from courtyard.singleuser.logkeeper import finish_keeper, start_keeper
 
 IDENTITY_PROVIDER = "courtyard.singleuser.identity.CourtyardIdentityProvider"
 KERNEL_MANAGER = "courtyard.singleuser.kernels.CourtyardKernelManager"
@@ -49,6 +52,7 @@ class LaunchOptions:
     default_url: str = "/lab"
     extra_args: tuple[str, ...] = ()
     server: str = ""  # a named server's name; "" for the default server
+    log_max: int = 0  # bytes: the log keeper's bound on stdout+stderr (logkeeper.py); 0: none
 
 
 def build_argv(options: LaunchOptions, *, as_root: bool, lab: bool = False) -> list[str]:
@@ -86,9 +90,18 @@ def parse_args(argv: Sequence[str]) -> LaunchOptions:
     parser.add_argument("--notebook-dir", required=True, help="root directory of the server")
     parser.add_argument("--default-url", default="/lab", help="page users land on")
     parser.add_argument("--server", default="", help="the named server's name (default: none)")
+    parser.add_argument(
+        "--log-max", type=int, default=0, help="bound stdout+stderr (a file) to these bytes"
+    )
     args = parser.parse_args(ours)
     return LaunchOptions(
-        args.name, args.sock, args.notebook_dir, args.default_url, extra, args.server
+        args.name,
+        args.sock,
+        args.notebook_dir,
+        args.default_url,
+        extra,
+        server=args.server,
+        log_max=max(0, args.log_max),
     )
 
 
@@ -117,7 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)
     preset_lab_language(os.environ.get(LANGUAGE_ENV, ""))
     lab = app_class.__name__ == "LabApp"
-    app_class.launch_instance(build_argv(options, as_root=os.getuid() == 0, lab=lab))
+    argv = build_argv(options, as_root=os.getuid() == 0, lab=lab)
+    keeper = start_keeper(options.log_max) if options.log_max > 0 else None
+    try:
+        app_class.launch_instance(argv)
+    finally:
+        if keeper is not None:  # the hub reads the log once we exit: let it be complete
+            finish_keeper(keeper)
     return 0
 
 

@@ -9,8 +9,8 @@ Layout (the hub runs as root, or as the researcher's own account)::
         kernels/                 on JUPYTER_PATH with kernels_from_conda (conda kernelspecs)
     <runtime_dir>/<user>@<server>/   the same, for the named server <server>
     <runtime_dir>/shim/          0755, the hub's       (courtyard.singleuser for environments)
-    <log_dir>/<user>.log         0600, the hub's       (server output, appended)
-    <log_dir>/<user>@<server>.log
+    <log_dir>/<user>.log         0600, the hub's       (server output, appended; cut past
+    <log_dir>/<user>@<server>.log                       server_log_max by the log keeper)
 
 User names never contain "@" (auth/credentials.py) and server names never contain "/", so
 these names cannot collide.
@@ -163,10 +163,12 @@ def server_command(
     settings: Settings,
     server: str = "",
     shim: Path | None = None,
+    log_max: int | None = None,
 ) -> list[str]:
     """The server's command line. With ``shim`` (an environment without Courtyard), the
     launcher is run from the shim directory, put first on ``sys.path`` for this process only
-    (not through PYTHONPATH, which kernels would inherit)."""
+    (not through PYTHONPATH, which kernels would inherit). With ``log_max`` (bytes), the
+    launcher's log keeper bounds the log (singleuser/logkeeper.py)."""
     if shim is None:
         command = [python, "-m", "courtyard.singleuser"]
     else:
@@ -179,6 +181,8 @@ def server_command(
     if server:
         command += ["--server", server]
     command += ["--notebook-dir", notebook_dir, "--default-url", settings.default_url]
+    if log_max is not None:
+        command += ["--log-max", str(log_max)]
     return [*command, "--", *settings.args]
 
 

@@ -176,8 +176,9 @@ class LocalSpawner:
             )
         shim = environments.ensure_shim(self.runtime_dir) if environment.shim else None
         command = launch.server_command(
-            python, self.user, self.socket_path, notebook_dir, self.settings, self.server, shim
-        )
+            python, self.user, self.socket_path, notebook_dir, self.settings, self.server, shim,
+            self.settings.resolved_server_log_max(),
+        )  # fmt: skip
         become = switch
         if self.limiter is not None and self.placement is not None:
             env.update(self.limiter.environment(self.placement))

@@ -128,6 +128,9 @@ class SlurmSpawner:
         command += ["--secret-file", str(self.server_dir / SECRET_FILE)]
         command += ["--endpoint-file", str(self.server_dir / ENDPOINT_FILE)]
         command += ["--notebook-dir", notebook_dir, "--default-url", self.settings.default_url]
+        log_max = self.settings.resolved_server_log_max()
+        if log_max is not None:  # the job's output file, bounded by the launcher's log keeper
+            command += ["--log-max", str(log_max)]
         command += ["--", *self.settings.args]
         template = slurm_script.load_template(self.settings.slurm.job_template)
         return slurm_script.render_script(template, lines, self.user, command)

@@ -12,7 +12,9 @@ launcher (``courtyard.singleuser``) listening on that port instead of a unix soc
 
 The port is free when chosen and jupyter_server binds it a moment later with port_retries=0,
 so a port taken in between fails the start loudly rather than serving on a port the hub does
-not know. Nothing from jupyter is imported here.
+not know. ``--log-max BYTES`` (the hub's ``server_log_max``) goes on to the launcher, whose log
+keeper bounds the job's output file as it bounds a local server's log. Nothing from jupyter is
+imported here.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, tuple[str, ...]
     parser.add_argument("--notebook-dir", required=True)
     parser.add_argument("--default-url", default="/lab")
     parser.add_argument("--server", default="", help="the named server's name")
+    parser.add_argument("--log-max", default="", help="bytes: bound the job's output file")
     return parser.parse_args(ours), extra
 
 
@@ -93,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     base += ["--default-url", args.default_url]
     if args.server:
         base += ["--server", args.server]
+    if args.log_max:
+        base += ["--log-max", args.log_max]
     return launcher.main([*base, "--", *tcp, *extra])
 
 

@@ -20,7 +20,8 @@ OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_N
 def read_user_file(
     path: Path | str, owner_uid: int, max_bytes: int, tail: bool = False, start: int = 0
 ) -> str | None:
-    """At most ``max_bytes`` of ``path`` from byte ``start`` on (its last ones when ``tail``).
+    """At most ``max_bytes`` of ``path`` from byte ``start`` on (its last ones when ``tail``;
+    from its beginning when the file is now shorter than ``start``).
 
     None when the file is missing, unreadable, a symlink, not a regular file, or owned by
     neither ``owner_uid`` nor root. Bytes that are not UTF-8 are replaced."""
@@ -39,6 +40,8 @@ def _read_bytes(
         facts = os.fstat(fd)
         if not stat.S_ISREG(facts.st_mode) or facts.st_uid not in (owner_uid, 0):
             return None
+        if start > facts.st_size:
+            start = 0  # the file was cut since (the log keeper): all of it is newer
         if tail:
             start = max(start, facts.st_size - max_bytes)
         if start > 0:
