@@ -6,7 +6,10 @@
 - ``worker-kill``: the same with ``workers = 2``, killing a proxy worker instead.
 - ``sigstop``: one person's server is SIGSTOPped mid-load; the others' cells and saves go on
   (no errors for them) and the hub's event loop lag stays low (measured by a /hub/health probe).
-- ``flood``: the same, with one person's cell printing 8 kB lines as fast as it can instead.
+- ``flood``: the same, with one person's cell writing 8 KiB lines to fd 1 (``os.write``: past
+  the notebook's output rate limit, into the server's stdout and so its log) as fast as it can
+  instead; the others' execute p99 must stay under 1 s and that person's log must never pass
+  ``server_log_max`` (the log keeper cuts it; its marker must be there).
 - ``pg-restart``: PostgreSQL restarted mid-load, with ``database_url`` on it
   (bench/loadbench/pgrestart.py).
 - ``crowd``: 500 idle WebSockets and slowloris connections (bench/loadbench/crowd.py).
@@ -221,14 +224,21 @@ async def one_bad_server(
                     os.kill(pid, signal.SIGCONT)
         what = f"{len(stopped)} processes of {victim.name} stopped"
     else:
+        log = cy.process.state_dir / "logs" / f"{victim.name}.log"
+        sizes: list[int] = []
         flooded = asyncio.create_task(flood_output(hub, victim, deadline))
+        watched = asyncio.create_task(watch_size(log, deadline + 5, sizes))
         await health_lag(cy.base_url, deadline, lags)
-        what = f"{victim.name}'s cell printed {await flooded / MIB:.0f} MiB to its browser"
+        written, received = await flooded
+        await watched
+        flood_ok, what = judge_flood(log, written, received, sizes)
     await asyncio.gather(*tasks)
     await verify_saves(hub, cy.admin_token, stats)
     errors = sum(stats.errors.values()) - errors_before
     p99 = percentile(lags, 99)
     ok = errors == 0 and not stats.lost and p99 < 0.5
+    if name == "flood":
+        ok = ok and flood_ok and percentile(stats.latencies["execute cell"], 99) < FLOOD_OTHERS_P99
     detail = (f"{what}; others: {errors} errors, {len(stats.saves)} saves, {len(stats.lost)} "
               f"lost, execute cell p99 {percentile(stats.latencies['execute cell'], 99) * 1000:.0f}"
               f" ms; /hub/health p50 {percentile(lags, 50) * 1000:.0f} ms, p99 "
@@ -236,18 +246,49 @@ async def one_bad_server(
     return name, ok, detail
 
 
-FLOOD_CELL = """import time
+FLOOD_CELL = """import os, time
 end = time.monotonic() + {seconds:.0f}
-line = "x" * 8000
-while time.monotonic() < end:
-    print(line)
+line = b"x" * 8191 + b"\\n"
+written = 0
+while time.monotonic() < end and written < {most}:
+    written += os.write(1, line)
+written
 """
+FLOOD_MOST = 64 << 30  # bytes: the cell's own bound, far past any server_log_max
+FLOOD_OTHERS_P99 = 1.0  # seconds: the others' execute cell p99 while one person floods
+SERVER_LOG_MAX = 16 << 20  # the hub's default server_log_max (the bench does not set it)
 
 
-async def flood_output(hub: Hub, person: Person, deadline: float) -> int:
-    """Log ``person`` in, start a kernel and run a cell that prints 8 kB lines until the
-    deadline, reading every output message as a browser would; the bytes received."""
-    received = 0
+async def watch_size(path: Path, deadline: float, sizes: list[int]) -> None:
+    """The log's size, 10 times a second: its largest must stay below the bound."""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            sizes.append(path.stat().st_size)
+        await asyncio.sleep(0.1)
+
+
+def judge_flood(log: Path, written: int, received: int, sizes: list[int]) -> tuple[bool, str]:
+    """Whether the victim's log stayed within server_log_max and says it was cut."""
+    try:
+        data = log.read_bytes()
+    except OSError as exc:
+        return False, f"the flooding person's log {str(log)!r} is unreadable: {exc}"
+    cut = data.split(b"\n", 1)[0] if data.startswith(b"[courtyard:") else b""
+    dropped = cut.split(b" bytes dropped so far", 1)[0].rsplit(b" ", 1)[-1] if cut else b"0"
+    largest = max([*sizes, len(data)])
+    ok = written > SERVER_LOG_MAX and largest <= SERVER_LOG_MAX and bool(cut)
+    what = (f"one cell wrote {written / MIB:.0f} MiB to fd 1 ({received / MIB:.0f} MiB reached "
+            f"its browser); its log {largest / MIB:.1f} MiB at most (bound "
+            f"{SERVER_LOG_MAX / MIB:.0f} MiB), {len(data) / MIB:.1f} MiB at the end, "
+            f"{'cut, ' + dropped.decode() + ' bytes dropped' if cut else 'NOT cut'}")
+    return ok, what
+
+
+async def flood_output(hub: Hub, person: Person, deadline: float) -> tuple[int, int]:
+    """Log ``person`` in, start a kernel and run a cell that writes 8 KiB lines to fd 1 until
+    the deadline, reading every output message as a browser would; the bytes the cell wrote
+    (its result) and the bytes its browser received."""
+    received, written = 0, -1
     async with new_session(hub) as http:
         await login(http, hub, person)
         await start_server(http, hub, person)
@@ -258,17 +299,21 @@ async def flood_output(hub: Hub, person: Person, deadline: float) -> int:
         ws_url += f"/user/{person.name}/api/kernels/{kernel}/channels"
         cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
         seconds = max(1.0, deadline - time.monotonic() - 2)
+        cell = FLOOD_CELL.format(seconds=seconds, most=FLOOD_MOST)
         async with websockets.connect(
             ws_url, additional_headers={"Cookie": cookie}, origin=hub.base_url,  # type: ignore[arg-type]
             open_timeout=60, max_size=None,
         ) as ws:  # fmt: skip
             msg_id = uuid.uuid4().hex
-            await ws.send(json.dumps(execute_request(msg_id, FLOOD_CELL.format(seconds=seconds))))
-            while time.monotonic() < deadline + 30:
+            await ws.send(json.dumps(execute_request(msg_id, cell)))
+            replied = False
+            while time.monotonic() < deadline + 30 and not (replied and written >= 0):
                 raw = await asyncio.wait_for(ws.recv(), 60)
                 received += len(raw)
                 msg = json.loads(raw)
-                if (msg.get("msg_type") == "execute_reply"
-                        and msg.get("parent_header", {}).get("msg_id") == msg_id):  # fmt: skip
-                    break
-    return received
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if msg.get("msg_type") == "execute_result":
+                    written = int(msg["content"]["data"]["text/plain"])
+                replied = replied or msg.get("msg_type") == "execute_reply"
+    return written, received
