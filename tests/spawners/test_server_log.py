@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -121,3 +122,25 @@ async def test_unlimited_runs_no_keeper_and_the_log_is_the_servers_stdout(
         assert os.readlink(f"/proc/{pid}/fd/1") == str(spawner.log_path)
     finally:
         await spawner.stop()
+
+
+async def test_a_killed_keeper_leaves_the_server_running(hub: Hub, alice: UnixUser) -> None:
+    """Only the user (or the OOM killer) can kill the keeper; the server must not go with it."""
+    spawner = hub.spawner(alice.name)
+    started = await spawner.start(hub.events.append)
+    sock = started.endpoint.unix_path
+    assert sock is not None
+    try:
+        assert spawner.pid is not None
+        keeper = keeper_of(spawner.pid)
+        os.kill(keeper.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while procinfo.is_running(keeper.pid, keeper.start_time) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        kernel = await start_kernel(sock, base(alice), started.secret)  # the server logs this
+        code = "print('to the browser'); 6 * 7"
+        assert await execute(sock, base(alice), started.secret, kernel, code) == "42"
+        assert await spawner.poll() is None
+    finally:
+        await spawner.stop()
+    assert await spawner.poll() is not None

@@ -19,9 +19,11 @@ still reach the log, and exits when every writer (the server, its kernels) has c
 start fails. It is never a reason for the server to stop or block: it reads continuously and a
 failed write (a full disk) only drops that output. It is not dumpable, so the user's other
 processes cannot ptrace it to write past the bound. If it is killed anyway (by the user, or the
-OOM killer), writers get EPIPE: Python ignores SIGPIPE, so the server goes on and its output
-from then on is lost; ipykernel stops forwarding a kernel's fd output at the first EPIPE, and a
-kernel that goes on writing to fd 1 may then block once its own pipe is full.
+OOM killer), a thread of the server that waits for it points the server's fd 1 and 2 at
+/dev/null: the server goes on, its output from then on is lost, and kernels it starts later
+work (a kernel started with a broken pipe as stderr exits at once). Kernels already running
+keep the broken pipe: ipykernel stops forwarding their fd output at the first EPIPE, and one
+that goes on writing to fd 1 may then block once its own pipe is full.
 
 Only the standard library is used: this module runs in any environment's Python (the shim).
 """
@@ -33,6 +35,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -145,7 +148,25 @@ def start_keeper(limit: int) -> int | None:
     os.dup2(write_fd, 1)
     os.dup2(write_fd, 2)
     os.close(write_fd)
+    watch = threading.Thread(target=watch_keeper, args=(pid,), name="log-keeper", daemon=True)
+    watch.start()
     return pid
+
+
+def watch_keeper(pid: int) -> None:
+    """In the server: wait for the keeper; if it ends (killed), send fd 1 and 2 to
+    /dev/null, so the server and the kernels it starts from then on see no EPIPE (a kernel
+    whose stderr is a broken pipe exits at start)."""
+    with contextlib.suppress(ChildProcessError, InterruptedError):
+        os.waitpid(pid, 0)
+    redirect_to_null()
+
+
+def redirect_to_null() -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def become_keeper() -> None:
@@ -170,10 +191,7 @@ def finish_keeper(pid: int, timeout: float = FINISH_WAIT) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-    os.close(null)
+    redirect_to_null()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
