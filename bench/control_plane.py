@@ -13,7 +13,9 @@ real hub (``python -m courtyard up``, local auth, culler off) is started on it a
 ``include_stopped_servers``), ``GET /hub/api/users/{name}``, ``GET /hub/api/groups``, the
 admin page (first page, a search, sorted by activity), the login form, and the hub's RSS.
 Then the hub is restarted with the culler on (every 5 s) and the first two passes are read
-from its log (the first stops the idle half of the running servers, the second only checks).
+from its log (the first stops the idle half of the running servers, the second only checks),
+while another thread asks ``GET /hub/health`` back to back: its latency during a pass is how
+long the pass held the hub's event loop.
 
 JupyterHub (bench/jupyterhub_ref.py, installed into bench/.cache) gets the same users and
 groups through its REST API (no tokens, and no running servers: it would need real ones) and
@@ -33,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,7 +55,10 @@ from courtyard.store.models import Base  # noqa: E402
 
 TOKEN = "cy-control-plane-bench-token-7a6b5c4d"
 READY = re.compile(r"is ready at (http://\S+)")
-PASS = re.compile(r"culler pass: (\d+) servers checked, (\d+) culled, in ([\d.]+) s")
+PASS = re.compile(
+    r"culler pass: (\d+) servers checked, (\d+) culled, in ([\d.]+) s"
+    r"(?: \(the event loop's CPU meanwhile, for everything it ran: ([\d.]+) s\))?"
+)
 XSRF = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 REQUEST_TIMEOUT = 60.0
 START_TIMEOUT = 300.0
@@ -66,10 +72,19 @@ class Row:
 
 
 @dataclass
+class CullerPass:
+    checked: int
+    culled: int
+    seconds: float
+    loop_cpu: float | None  # the hub's event-loop thread's CPU seconds during the pass
+    health_ms: list[float]  # GET /hub/health latencies of the requests made during the pass
+
+
+@dataclass
 class SizeReport:
     users: int
     rows: list[Row]
-    culler: list[tuple[int, int, float]]
+    culler: list[CullerPass]
     rss_kib: int
     jupyterhub_rss_kib: int | None
     seed_seconds: float
@@ -172,6 +187,46 @@ def courtyard_hub(
             proc.wait(10)
 
 
+def culler_passes(base: str, lines: Callable[[], list[str]]) -> list[CullerPass]:
+    """The hub's first two culler passes (from its log), with the latency of
+    ``GET /hub/health``, asked back to back from another thread all along: what a person's
+    request waits while a pass runs (the hub's event loop is held, or it is not)."""
+    probes: list[tuple[float, float]] = []  # (monotonic end, latency ms)
+    done = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as c:
+            while not done.is_set():
+                began = time.monotonic()
+                c.get("/hub/health").raise_for_status()
+                ended = time.monotonic()
+                probes.append((ended, (ended - began) * 1000))
+                time.sleep(0.005)
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    seen: list[tuple[float, re.Match[str]]] = []  # (monotonic when seen, the log line)
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while len(seen) < 2 and time.monotonic() < deadline and prober.is_alive():
+            found = [m for line in lines() if (m := PASS.search(line))]
+            now = time.monotonic()
+            for m in found[len(seen) : 2]:
+                seen.append((now, m))
+            time.sleep(0.05)
+    finally:
+        done.set()
+        prober.join(REQUEST_TIMEOUT)
+    passes = []
+    for seen_at, m in seen:
+        seconds = float(m.group(3))
+        cpu = float(m.group(4)) if m.group(4) else None
+        began = seen_at - seconds - 0.1  # the log is read every 0.05 s
+        during = [ms for ended, ms in probes if began <= ended - ms / 1000 and ended <= seen_at]
+        passes.append(CullerPass(int(m.group(1)), int(m.group(2)), seconds, cpu, during))
+    return passes
+
+
 def login_times(base: str, rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
@@ -237,19 +292,11 @@ def measure_courtyard(
                     rows.append(Row(label, timed(c, path, args.rounds)))
             rows.append(Row("login (POST /hub/login)", login_times(base, min(args.rounds, 20))))
             rss = rss_kib(pid)
-        passes: list[tuple[int, int, float]] = []
         with courtyard_hub(state, url, culler=True) as (base, lines, _):
-            deadline = time.monotonic() + START_TIMEOUT
-            while len(passes) < 2 and time.monotonic() < deadline:
-                passes = [
-                    (int(m.group(1)), int(m.group(2)), float(m.group(3)))
-                    for line in lines()
-                    if (m := PASS.search(line))
-                ]
-                time.sleep(0.5)
+            passes = culler_passes(base, lines)
     finally:
         seeded.close()
-    report = SizeReport(users, rows, passes[:2], rss, None, seed_seconds)
+    report = SizeReport(users, rows, passes, rss, None, seed_seconds)
     return report, rows
 
 
@@ -309,10 +356,18 @@ def print_report(args: argparse.Namespace, reports: list[SizeReport]) -> None:
                 j50, j99 = p50_p99(row.jupyterhub)
                 line += f" {j50:13.1f}ms {j99:6.1f}ms {j50 / c50:8.1f}x"
             print(line)
-        for i, (checked, culled, seconds) in enumerate(report.culler):
+        for i, one in enumerate(report.culler):
             kind = "first" if i == 0 else "second"
-            print(f"culler pass ({kind}): {checked:,} servers checked, {culled:,} culled, "
-                  f"{seconds * 1000:.0f} ms")  # fmt: skip
+            line = (f"culler pass ({kind}): {one.checked:,} servers checked, {one.culled:,} "
+                    f"culled, {one.seconds * 1000:.0f} ms")  # fmt: skip
+            if one.loop_cpu is not None:
+                line += f" (event loop CPU {one.loop_cpu * 1000:.0f} ms)"
+            if one.health_ms:
+                h50, h99 = p50_p99(one.health_ms)
+                worst = max(one.health_ms)
+                line += (f"; GET /hub/health during it: {len(one.health_ms)} requests, p50 "
+                         f"{h50:.1f} ms, p99 {h99:.1f} ms, max {worst:.1f} ms")  # fmt: skip
+            print(line)
         if not report.culler:
             print("culler pass: no pass was logged before the deadline")
         print(f"hub RSS (hub + proxy workers): {report.rss_kib / 1024:.1f} MiB")
