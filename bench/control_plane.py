@@ -27,6 +27,8 @@ Courtyard; JupyterHub uses SQLite. This is a benchmark: nothing asserts on time.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import http.server
 import os
 import platform
 import re
@@ -300,18 +302,94 @@ def measure_courtyard(
     return report, rows
 
 
+STAND_IN_SPAWNER = """
+from jupyterhub.spawner import Spawner as _Spawner
+
+
+class StandInSpawner(_Spawner):
+    # A server that is one shared stand-in HTTP server (the bench's), so JupyterHub records
+    # running servers as it does for real ones (spawner and server rows, a proxy route).
+    running = False
+
+    async def start(self):
+        self.running = True
+        return {url!r}
+
+    async def poll(self):
+        return None if self.running else 0
+
+    async def stop(self, now=False):
+        self.running = False
+
+
+c.JupyterHub.spawner_class = StandInSpawner
+"""
+
+
+class StandInServer:
+    """An HTTP server on 127.0.0.1 that answers 200 to every GET: what JupyterHub waits for
+    after a start (any non-5xx answer on the server's URL)."""
+
+    def __init__(self) -> None:
+        class Answer(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StandInServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_servers(client: httpx.Client, names: list[str]) -> None:
+    """Start ``names``' default servers through JupyterHub's API (8 at a time) and wait until
+    each is ready, so its ``state=active`` row lists as many running servers as Courtyard's."""
+
+    def start(name: str) -> None:
+        with httpx.Client(
+            base_url=client.base_url, headers=client.headers, timeout=REQUEST_TIMEOUT
+        ) as c:
+            r = c.post(f"/hub/api/users/{name}/server")
+            if r.status_code not in (201, 202):
+                raise SystemExit(f"JupyterHub did not start {name}'s server: {r.status_code}")
+            deadline = time.monotonic() + START_TIMEOUT
+            while not c.get(f"/hub/api/users/{name}").json()["servers"].get("", {}).get("ready"):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"JupyterHub's server for {name} was not ready in time")
+                time.sleep(0.1)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(start, names))
+
+
 def measure_jupyterhub(
     args: argparse.Namespace, users: int, root: Path, rows: list[Row], report: SizeReport
 ) -> None:
     paths = jupyterhub_ref.ensure_installed(BENCH_DIR / ".cache")
     names = [controlseed.user_name(i) for i in range(users)]
     work = root / f"jupyterhub-{users}"
+    stand_in = StandInServer()
     api_only = (  # users that need no Unix account, as Courtyard's local ones
         'c.JupyterHub.authenticator_class = "null"\n'
         "c.JupyterHub.services = [s for s in c.JupyterHub.services if s['name'] == 'bench-admin']\n"
         "c.JupyterHub.load_roles = [r for r in c.JupyterHub.load_roles if r['name'] == 'admin']\n"
+        + STAND_IN_SPAWNER.format(url=stand_in.url)
     )
-    with jupyterhub_ref.start_jupyterhub(
+    with stand_in, jupyterhub_ref.start_jupyterhub(
         paths, users=[], work_dir=work, ready_timeout=120, extra_config=api_only
     ) as hub:
         headers = {"Authorization": f"token {hub.admin_token}"}
@@ -328,6 +406,7 @@ def measure_jupyterhub(
             for g, start in enumerate(range(0, users, controlseed.GROUP_SIZE)):
                 group = names[start : start + controlseed.GROUP_SIZE]
                 c.post(f"/hub/api/groups/grp{g:03d}", json={"users": group}).raise_for_status()
+            start_servers(c, names[::10])  # the users Courtyard's store has running
             sample = names[len(names) // 20 * 10]
             for row, (_, path) in zip(rows, api_paths(users, sample), strict=False):
                 timed(c, path, 2)
