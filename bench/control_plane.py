@@ -4,6 +4,7 @@ same run).
 
     sudo /opt/courtyard/venv/bin/python bench/control_plane.py [--sizes 1000,10000]
         [--rounds 50] [--database-url postgresql+psycopg://...] [--no-jupyterhub]
+    ... bench/control_plane.py --private-postgres   # Courtyard on a throwaway PG cluster
     ... bench/control_plane.py --smoke     # seconds: 60 users, 3 rounds, no JupyterHub
 
 For each size a store is filled directly (bench/controlseed.py: a tenth of the users with a
@@ -18,9 +19,13 @@ while another thread asks ``GET /hub/health`` back to back: its latency during a
 long the pass held the hub's event loop.
 
 JupyterHub (bench/jupyterhub_ref.py, installed into bench/.cache) gets the same users and
-groups through its REST API (no tokens, and no running servers: it would need real ones) and
-the same API rows are timed. Everything is 127.0.0.1; every request has a timeout and every
-wait a deadline. ``--database-url`` (an empty database: its tables are dropped first) is for
+groups through its REST API (no tokens), and the same users' default servers are started
+through its API too: a stand-in spawner whose servers are one shared HTTP server of the bench,
+so JupyterHub records them as it records real ones (spawner and server rows, proxy routes)
+and ``state=active`` lists as many on both sides. Then the same API rows are timed.
+Everything is 127.0.0.1; every request has a timeout and every wait a deadline.
+``--database-url`` (an empty database: its tables are dropped first) or
+``--private-postgres`` (a throwaway cluster, as bench/loadbench/pgrestart.py starts) is for
 Courtyard; JupyterHub uses SQLite. This is a benchmark: nothing asserts on time.
 """
 
@@ -40,7 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +57,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import controlseed  # noqa: E402
 import jupyterhub_ref  # noqa: E402
+from loadbench.pgrestart import private_postgres  # noqa: E402
 
 from courtyard.store.models import Base  # noqa: E402
 
@@ -97,6 +103,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sizes", default="1000,10000", help="comma-separated user counts")
     p.add_argument("--rounds", type=int, default=50, help="requests per row")
     p.add_argument("--database-url", default="", help="Courtyard's database (emptied first)")
+    p.add_argument(
+        "--private-postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL cluster (initdb, 127.0.0.1, a free port) for Courtyard",
+    )
     p.add_argument("--no-jupyterhub", action="store_true")
     p.add_argument("--smoke", action="store_true", help="60 users, 3 rounds, no JupyterHub")
     args = p.parse_args(argv)
@@ -418,7 +429,9 @@ def print_report(args: argparse.Namespace, reports: list[SizeReport]) -> None:
     load = os.getloadavg()
     print("\n== Control plane ==")
     print(f"$ python bench/control_plane.py --sizes {args.sizes} --rounds {args.rounds}"
-          + (f" --database-url {args.database_url.split('@')[-1]}" if args.database_url else "")
+          + (" --private-postgres" if args.private_postgres else "")
+          + (f" --database-url ...@{args.database_url.split('@')[-1]}"
+             if args.database_url and not args.private_postgres else "")
           + (" --no-jupyterhub" if args.no_jupyterhub else ""))  # fmt: skip
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}; load average {load[0]:.2f} {load[1]:.2f} "
@@ -463,11 +476,17 @@ def main(argv: list[str] | None = None) -> None:
     root.chmod(0o755)
     reports = []
     try:
-        for users in sizes:
-            report, rows = measure_courtyard(args, users, root)
-            if not args.no_jupyterhub:
-                measure_jupyterhub(args, users, root, rows, report)
-            reports.append(report)
+        with ExitStack() as stack:
+            if args.private_postgres:
+                pg = stack.enter_context(private_postgres(root))
+                if pg is None:
+                    raise SystemExit("PostgreSQL is not installed (/usr/lib/postgresql/*/bin)")
+                args.database_url = pg.url
+            for users in sizes:
+                report, rows = measure_courtyard(args, users, root)
+                if not args.no_jupyterhub:
+                    measure_jupyterhub(args, users, root, rows, report)
+                reports.append(report)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_report(args, reports)
