@@ -4,6 +4,7 @@ same run).
 
     sudo /opt/courtyard/venv/bin/python bench/control_plane.py [--sizes 1000,10000]
         [--rounds 50] [--database-url postgresql+psycopg://...] [--no-jupyterhub]
+    ... bench/control_plane.py --private-postgres   # Courtyard on a throwaway PG cluster
     ... bench/control_plane.py --smoke     # seconds: 60 users, 3 rounds, no JupyterHub
 
 For each size a store is filled directly (bench/controlseed.py: a tenth of the users with a
@@ -13,18 +14,26 @@ real hub (``python -m courtyard up``, local auth, culler off) is started on it a
 ``include_stopped_servers``), ``GET /hub/api/users/{name}``, ``GET /hub/api/groups``, the
 admin page (first page, a search, sorted by activity), the login form, and the hub's RSS.
 Then the hub is restarted with the culler on (every 5 s) and the first two passes are read
-from its log (the first stops the idle half of the running servers, the second only checks).
+from its log (the first stops the idle half of the running servers, the second only checks),
+while another thread asks ``GET /hub/health`` back to back: its latency during a pass is how
+long the pass held the hub's event loop.
 
 JupyterHub (bench/jupyterhub_ref.py, installed into bench/.cache) gets the same users and
-groups through its REST API (no tokens, and no running servers: it would need real ones) and
-the same API rows are timed. Everything is 127.0.0.1; every request has a timeout and every
-wait a deadline. ``--database-url`` (an empty database: its tables are dropped first) is for
+groups through its REST API (no tokens), and the same users' default servers are started
+through its API too: a stand-in spawner whose servers are one shared HTTP server of the bench,
+so JupyterHub records them as it records real ones (spawner and server rows, proxy routes)
+and ``state=active`` lists as many on both sides. Then the same API rows are timed.
+Everything is 127.0.0.1; every request has a timeout and every wait a deadline.
+``--database-url`` (an empty database: its tables are dropped first) or
+``--private-postgres`` (a throwaway cluster, as bench/loadbench/pgrestart.py starts) is for
 Courtyard; JupyterHub uses SQLite. This is a benchmark: nothing asserts on time.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import http.server
 import os
 import platform
 import re
@@ -33,9 +42,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +57,16 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import controlseed  # noqa: E402
 import jupyterhub_ref  # noqa: E402
+from loadbench.pgrestart import private_postgres  # noqa: E402
 
 from courtyard.store.models import Base  # noqa: E402
 
 TOKEN = "cy-control-plane-bench-token-7a6b5c4d"
 READY = re.compile(r"is ready at (http://\S+)")
-PASS = re.compile(r"culler pass: (\d+) servers checked, (\d+) culled, in ([\d.]+) s")
+PASS = re.compile(
+    r"culler pass: (\d+) servers checked, (\d+) culled, in ([\d.]+) s"
+    r"(?: \(the event loop's CPU meanwhile, for everything it ran: ([\d.]+) s\))?"
+)
 XSRF = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 REQUEST_TIMEOUT = 60.0
 START_TIMEOUT = 300.0
@@ -66,10 +80,19 @@ class Row:
 
 
 @dataclass
+class CullerPass:
+    checked: int
+    culled: int
+    seconds: float
+    loop_cpu: float | None  # the hub's event-loop thread's CPU seconds during the pass
+    health_ms: list[float]  # GET /hub/health latencies of the requests made during the pass
+
+
+@dataclass
 class SizeReport:
     users: int
     rows: list[Row]
-    culler: list[tuple[int, int, float]]
+    culler: list[CullerPass]
     rss_kib: int
     jupyterhub_rss_kib: int | None
     seed_seconds: float
@@ -80,6 +103,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sizes", default="1000,10000", help="comma-separated user counts")
     p.add_argument("--rounds", type=int, default=50, help="requests per row")
     p.add_argument("--database-url", default="", help="Courtyard's database (emptied first)")
+    p.add_argument(
+        "--private-postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL cluster (initdb, 127.0.0.1, a free port) for Courtyard",
+    )
     p.add_argument("--no-jupyterhub", action="store_true")
     p.add_argument("--smoke", action="store_true", help="60 users, 3 rounds, no JupyterHub")
     args = p.parse_args(argv)
@@ -172,6 +200,46 @@ def courtyard_hub(
             proc.wait(10)
 
 
+def culler_passes(base: str, lines: Callable[[], list[str]]) -> list[CullerPass]:
+    """The hub's first two culler passes (from its log), with the latency of
+    ``GET /hub/health``, asked back to back from another thread all along: what a person's
+    request waits while a pass runs (the hub's event loop is held, or it is not)."""
+    probes: list[tuple[float, float]] = []  # (monotonic end, latency ms)
+    done = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as c:
+            while not done.is_set():
+                began = time.monotonic()
+                c.get("/hub/health").raise_for_status()
+                ended = time.monotonic()
+                probes.append((ended, (ended - began) * 1000))
+                time.sleep(0.005)
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    seen: list[tuple[float, re.Match[str]]] = []  # (monotonic when seen, the log line)
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while len(seen) < 2 and time.monotonic() < deadline and prober.is_alive():
+            found = [m for line in lines() if (m := PASS.search(line))]
+            now = time.monotonic()
+            for m in found[len(seen) : 2]:
+                seen.append((now, m))
+            time.sleep(0.05)
+    finally:
+        done.set()
+        prober.join(REQUEST_TIMEOUT)
+    passes = []
+    for seen_at, m in seen:
+        seconds = float(m.group(3))
+        cpu = float(m.group(4)) if m.group(4) else None
+        began = seen_at - seconds - 0.1  # the log is read every 0.05 s
+        during = [ms for ended, ms in probes if began <= ended - ms / 1000 and ended <= seen_at]
+        passes.append(CullerPass(int(m.group(1)), int(m.group(2)), seconds, cpu, during))
+    return passes
+
+
 def login_times(base: str, rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
@@ -237,20 +305,86 @@ def measure_courtyard(
                     rows.append(Row(label, timed(c, path, args.rounds)))
             rows.append(Row("login (POST /hub/login)", login_times(base, min(args.rounds, 20))))
             rss = rss_kib(pid)
-        passes: list[tuple[int, int, float]] = []
         with courtyard_hub(state, url, culler=True) as (base, lines, _):
-            deadline = time.monotonic() + START_TIMEOUT
-            while len(passes) < 2 and time.monotonic() < deadline:
-                passes = [
-                    (int(m.group(1)), int(m.group(2)), float(m.group(3)))
-                    for line in lines()
-                    if (m := PASS.search(line))
-                ]
-                time.sleep(0.5)
+            passes = culler_passes(base, lines)
     finally:
         seeded.close()
-    report = SizeReport(users, rows, passes[:2], rss, None, seed_seconds)
+    report = SizeReport(users, rows, passes, rss, None, seed_seconds)
     return report, rows
+
+
+STAND_IN_SPAWNER = """
+from jupyterhub.spawner import Spawner as _Spawner
+
+
+class StandInSpawner(_Spawner):
+    # A server that is one shared stand-in HTTP server (the bench's), so JupyterHub records
+    # running servers as it does for real ones (spawner and server rows, a proxy route).
+    running = False
+
+    async def start(self):
+        self.running = True
+        return {url!r}
+
+    async def poll(self):
+        return None if self.running else 0
+
+    async def stop(self, now=False):
+        self.running = False
+
+
+c.JupyterHub.spawner_class = StandInSpawner
+"""
+
+
+class StandInServer:
+    """An HTTP server on 127.0.0.1 that answers 200 to every GET: what JupyterHub waits for
+    after a start (any non-5xx answer on the server's URL)."""
+
+    def __init__(self) -> None:
+        class Answer(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> StandInServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_servers(client: httpx.Client, names: list[str]) -> None:
+    """Start ``names``' default servers through JupyterHub's API (8 at a time) and wait until
+    each is ready, so its ``state=active`` row lists as many running servers as Courtyard's."""
+
+    def start(name: str) -> None:
+        with httpx.Client(
+            base_url=client.base_url, headers=client.headers, timeout=REQUEST_TIMEOUT
+        ) as c:
+            r = c.post(f"/hub/api/users/{name}/server")
+            if r.status_code not in (201, 202):
+                raise SystemExit(f"JupyterHub did not start {name}'s server: {r.status_code}")
+            deadline = time.monotonic() + START_TIMEOUT
+            while not c.get(f"/hub/api/users/{name}").json()["servers"].get("", {}).get("ready"):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"JupyterHub's server for {name} was not ready in time")
+                time.sleep(0.1)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(start, names))
 
 
 def measure_jupyterhub(
@@ -259,12 +393,14 @@ def measure_jupyterhub(
     paths = jupyterhub_ref.ensure_installed(BENCH_DIR / ".cache")
     names = [controlseed.user_name(i) for i in range(users)]
     work = root / f"jupyterhub-{users}"
+    stand_in = StandInServer()
     api_only = (  # users that need no Unix account, as Courtyard's local ones
         'c.JupyterHub.authenticator_class = "null"\n'
         "c.JupyterHub.services = [s for s in c.JupyterHub.services if s['name'] == 'bench-admin']\n"
         "c.JupyterHub.load_roles = [r for r in c.JupyterHub.load_roles if r['name'] == 'admin']\n"
+        + STAND_IN_SPAWNER.format(url=stand_in.url)
     )
-    with jupyterhub_ref.start_jupyterhub(
+    with stand_in, jupyterhub_ref.start_jupyterhub(
         paths, users=[], work_dir=work, ready_timeout=120, extra_config=api_only
     ) as hub:
         headers = {"Authorization": f"token {hub.admin_token}"}
@@ -281,6 +417,7 @@ def measure_jupyterhub(
             for g, start in enumerate(range(0, users, controlseed.GROUP_SIZE)):
                 group = names[start : start + controlseed.GROUP_SIZE]
                 c.post(f"/hub/api/groups/grp{g:03d}", json={"users": group}).raise_for_status()
+            start_servers(c, names[::10])  # the users Courtyard's store has running
             sample = names[len(names) // 20 * 10]
             for row, (_, path) in zip(rows, api_paths(users, sample), strict=False):
                 timed(c, path, 2)
@@ -292,7 +429,9 @@ def print_report(args: argparse.Namespace, reports: list[SizeReport]) -> None:
     load = os.getloadavg()
     print("\n== Control plane ==")
     print(f"$ python bench/control_plane.py --sizes {args.sizes} --rounds {args.rounds}"
-          + (f" --database-url {args.database_url.split('@')[-1]}" if args.database_url else "")
+          + (" --private-postgres" if args.private_postgres else "")
+          + (f" --database-url ...@{args.database_url.split('@')[-1]}"
+             if args.database_url and not args.private_postgres else "")
           + (" --no-jupyterhub" if args.no_jupyterhub else ""))  # fmt: skip
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}; load average {load[0]:.2f} {load[1]:.2f} "
@@ -309,10 +448,18 @@ def print_report(args: argparse.Namespace, reports: list[SizeReport]) -> None:
                 j50, j99 = p50_p99(row.jupyterhub)
                 line += f" {j50:13.1f}ms {j99:6.1f}ms {j50 / c50:8.1f}x"
             print(line)
-        for i, (checked, culled, seconds) in enumerate(report.culler):
+        for i, one in enumerate(report.culler):
             kind = "first" if i == 0 else "second"
-            print(f"culler pass ({kind}): {checked:,} servers checked, {culled:,} culled, "
-                  f"{seconds * 1000:.0f} ms")  # fmt: skip
+            line = (f"culler pass ({kind}): {one.checked:,} servers checked, {one.culled:,} "
+                    f"culled, {one.seconds * 1000:.0f} ms")  # fmt: skip
+            if one.loop_cpu is not None:
+                line += f" (event loop CPU {one.loop_cpu * 1000:.0f} ms)"
+            if one.health_ms:
+                h50, h99 = p50_p99(one.health_ms)
+                worst = max(one.health_ms)
+                line += (f"; GET /hub/health during it: {len(one.health_ms)} requests, p50 "
+                         f"{h50:.1f} ms, p99 {h99:.1f} ms, max {worst:.1f} ms")  # fmt: skip
+            print(line)
         if not report.culler:
             print("culler pass: no pass was logged before the deadline")
         print(f"hub RSS (hub + proxy workers): {report.rss_kib / 1024:.1f} MiB")
@@ -329,11 +476,17 @@ def main(argv: list[str] | None = None) -> None:
     root.chmod(0o755)
     reports = []
     try:
-        for users in sizes:
-            report, rows = measure_courtyard(args, users, root)
-            if not args.no_jupyterhub:
-                measure_jupyterhub(args, users, root, rows, report)
-            reports.append(report)
+        with ExitStack() as stack:
+            if args.private_postgres:
+                pg = stack.enter_context(private_postgres(root))
+                if pg is None:
+                    raise SystemExit("PostgreSQL is not installed (/usr/lib/postgresql/*/bin)")
+                args.database_url = pg.url
+            for users in sizes:
+                report, rows = measure_courtyard(args, users, root)
+                if not args.no_jupyterhub:
+                    measure_jupyterhub(args, users, root, rows, report)
+                reports.append(report)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_report(args, reports)

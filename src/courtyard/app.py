@@ -36,6 +36,7 @@ from courtyard.ports import bind_or_explain, shared_listeners
 from courtyard.proxy.fleet import WorkerFleet
 from courtyard.proxy.routes import RouteTable
 from courtyard.proxy.server import ProxyServer, service_endpoints
+from courtyard.spawners import procinfo
 from courtyard.spawners.base import Endpoint, Spawner
 from courtyard.spawners.limits.limiter import Limiter
 from courtyard.spawners.local import LocalSpawner
@@ -104,6 +105,7 @@ class Courtyard:
         self._admin_runner: web.AppRunner | None = None
         self.access: Access | None = None
         self.limiter: Limiter | None = None
+        self.scanner = procinfo.ProcessScanner()  # /proc scans shared by the local spawners
         cert, key = settings.ssl_cert, settings.ssl_key
         self.tls = server_context(cert, key) if cert else None
         self.cookie_name = SECURE_COOKIE_NAME if self.tls else COOKIE  # __Host- needs Secure
@@ -117,8 +119,12 @@ class Courtyard:
                 return SlurmSpawner(*args, profile=profile, server=server)
             return SlurmSpawner.from_state(*args, state, server=server)
         if state is None:
-            return LocalSpawner(*args, limiter=self.limiter, server=server, profile=profile)
-        return LocalSpawner.from_state(*args, state, limiter=self.limiter, server=server)
+            return LocalSpawner(
+                *args, limiter=self.limiter, server=server, profile=profile, scanner=self.scanner
+            )
+        return LocalSpawner.from_state(
+            *args, state, limiter=self.limiter, server=server, scanner=self.scanner
+        )
 
     async def start(self) -> None:
         settings = self.settings

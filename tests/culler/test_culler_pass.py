@@ -1,12 +1,14 @@
 """The culler in a real hub over 1,000 running servers (10,000 users, bench/controlseed.py:
 each running row is a real ``sleep`` process the hub re-attaches by pid and start time): one
-pass stops exactly the 500 idle ones, and leaves the 500 active ones running."""
+pass stops exactly the 500 idle ones (50 at a time, their /proc scans in a thread), leaves the
+500 active ones running, and the hub answers requests while it does."""
 
 from __future__ import annotations
 
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,17 +67,45 @@ def active_users(url: str) -> list[str]:
             return found
 
 
+class HealthDuringPass(threading.Thread):
+    """Asks ``GET /hub/health`` back to back; counts the answers that came between the
+    pass's first "culling" log line and its "culler pass:" line."""
+
+    def __init__(self, url: str, hub: HubProcess) -> None:
+        super().__init__(daemon=True)
+        self.url, self.hub = url, hub
+        self.done = threading.Event()
+        self.answers: list[int] = []
+        self.during = 0
+
+    def run(self) -> None:
+        seen, culling, passed = 0, False, False
+        with httpx.Client(timeout=60) as client:
+            while not self.done.is_set() and not passed:
+                status = client.get(f"{self.url}/hub/health").status_code
+                self.answers.append(status)
+                lines = self.hub.output[seen:]
+                seen += len(lines)
+                culling = culling or any("culling " in line for line in lines)
+                passed = any("culler pass: 1000 servers" in line for line in lines)
+                self.during += culling and not passed
+                time.sleep(0.005)
+
+
 def test_one_pass_stops_exactly_the_idle_servers(root: Path) -> None:
     state = root / "state"
     state.mkdir()
     seeded = controlseed.seed(f"sqlite:///{state / 'courtyard.sqlite'}", 10_000, runtime_dir=root)
     hub = HubProcess(state, CONFIG)
+    health: HealthDuringPass | None = None
     try:
         assert len(seeded.running) == 1000
         assert len(seeded.idle) == 500
         hub.start(timeout=180)
         assert len([line for line in hub.output if "courtyard.hub: re-attached" in line]) == 1000
         keep = sorted(set(seeded.running) - set(seeded.idle))
+        health = HealthDuringPass(hub.url, hub)
+        health.start()
         deadline = time.monotonic() + 180
         while active_users(hub.url) != keep and time.monotonic() < deadline:
             time.sleep(1)
@@ -88,6 +118,12 @@ def test_one_pass_stops_exactly_the_idle_servers(root: Path) -> None:
         culled = [line for line in hub.output if "culling" in line]
         assert len(culled) == 500
         assert all("idle" in line for line in culled)
+        health.join(60)
+        assert not health.is_alive()
+        assert set(health.answers) == {200}
+        assert health.during > 0  # the hub answered while the pass was stopping servers
     finally:
+        if health is not None:
+            health.done.set()
         hub.stop()
         seeded.close()

@@ -106,19 +106,24 @@ def test_groups_of_a_page_of_users_in_one_statement(store: Store) -> None:
     assert len(statements) == 1
 
 
-def test_group_pages_and_their_members(store: Store) -> None:
+def test_group_pages_with_their_members_and_properties(store: Store) -> None:
     groups = fill(store, 25)
     groups.create("empty")
+    groups.set_properties("g2", {"course": "algebra"})
     with counted(store) as statements:
-        names, total = groups.page(offset=2, limit=2)  # after "empty", "g0"
-        members = groups.members_of([*names, "empty"])
-    assert (names, total, len(statements)) == (["g1", "g2"], 4, 3)
-    assert members == {
-        "g1": [f"u{i:03d}" for i in range(10, 20)],
-        "g2": ["u020", "u021", "u022", "u023", "u024"],
-        "empty": [],
-    }
-    assert groups.page(frozenset({"g2", "nope"})) == (["g2"], 1)
+        listed, total = groups.listing(offset=1, limit=3)  # after "empty"
+    assert (total, len(statements)) == (4, 3)
+    assert [(g.name, g.properties) for g in listed] == [
+        ("g0", {}),
+        ("g1", {}),
+        ("g2", {"course": "algebra"}),
+    ]
+    assert listed[1].users == [f"u{i:03d}" for i in range(10, 20)]
+    assert listed[2].users == ["u020", "u021", "u022", "u023", "u024"]
+    empty, _ = groups.listing(limit=1)
+    assert (empty[0].name, empty[0].users) == ("empty", [])
+    only, total = groups.listing(frozenset({"g2", "nope"}))
+    assert ([g.name for g in only], total) == (["g2"], 1)
 
 
 def test_server_activity_reads_every_running_server_in_one_statement(store: Store) -> None:

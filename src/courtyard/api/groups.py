@@ -76,12 +76,8 @@ async def list_groups(request: web.Request) -> web.StreamResponse:
         )
     offset, limit = paginate(request)
     allowed = None if "list:groups" in who.scopes else group_filters(who, "list:groups")
-    shown, total = context.groups.page(allowed, offset, limit)
-    properties = context.groups.properties(shown)
-    members = context.groups.members_of(shown)
-    models = [
-        group_model(context, who, n, members.get(n, []), properties.get(n, {})) for n in shown
-    ]
+    shown, total = context.groups.listing(allowed, offset, limit)
+    models = [group_model(context, who, g.name, g.users, g.properties) for g in shown]
     return reply(page(request, models, total, offset, limit))
 
 

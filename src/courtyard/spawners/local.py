@@ -5,7 +5,8 @@ directory and the log, start ``python -m courtyard.singleuser`` in a session of 
 poll ``GET /user/<name>/api/status`` over the socket (with the secret) until it answers 200.
 Stop: SIGTERM to the server's process group, SIGKILL after ``stop_grace``, then any kernel
 still alive. Every signal is preceded by a check that the pid still has the recorded start
-time, so a recycled pid is never signalled.
+time, so a recycled pid is never signalled. The /proc scans that find a server's kernels run
+in a thread (procinfo.ProcessScanner, shared by the hub's spawners), never on the event loop.
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ class LocalSpawner:
         server: str = "",
         profile: str = "",
         limiter: Limiter | None = None,
+        scanner: procinfo.ProcessScanner | None = None,
     ) -> None:
         launch.check_name(user)
+        self.scanner = scanner or procinfo.ProcessScanner()
         self.user = user
         self.server = server  # "" for the default server
         self.profile = profile  # a [[profiles]] name: the environment (and size) it runs in
@@ -84,6 +87,7 @@ class LocalSpawner:
         *,
         server: str = "",
         limiter: Limiter | None = None,
+        scanner: procinfo.ProcessScanner | None = None,
     ) -> LocalSpawner:
         """Re-attach to a server a previous hub process started (``state()`` from then)."""
         spawner = cls(
@@ -94,6 +98,7 @@ class LocalSpawner:
             server=server,
             profile=state.get("profile", ""),
             limiter=limiter,
+            scanner=scanner,
         )
         if state.get("limits") and limiter is not None:
             spawner.placement = Placement.from_dict(state["limits"])
@@ -288,10 +293,10 @@ class LocalSpawner:
             self._forget()
             await asyncio.to_thread(self._release_limits)
             return
-        stragglers = procinfo.descendants(pid)
+        stragglers = await self.scanner.descendants(pid)
         procinfo.signal_group(pid, signal.SIGTERM)
         if not await self._wait_gone(self.settings.stop_grace):
-            stragglers += procinfo.descendants(pid)
+            stragglers += await self.scanner.descendants(pid)
             if procinfo.is_same_process(pid, started):
                 procinfo.signal_group(pid, signal.SIGKILL)
             await self._wait_gone(KILL_WAIT)

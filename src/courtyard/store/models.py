@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from courtyard.store.timestamps import UTCDateTime
@@ -90,6 +90,9 @@ class Group(Base):
 
 class UserGroup(Base):
     __tablename__ = "user_group"
+    # A group's members: the primary key leads with user_id, so without this index listing
+    # groups scanned the whole table per group (SQLite built an automatic index per query).
+    __table_args__ = (Index("ix_user_group_group_id_user_id", "group_id", "user_id"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
