@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +88,50 @@ async def test_bob_works_in_alices_shared_server_until_she_revokes(
         refused = await statuses(base, me, b.cookie_header())
         assert 200 not in refused, refused
         assert set(await statuses(base, me, a.cookie_header())) == {200}  # alice unaffected
+
+
+async def test_home_page_shares_by_name_and_by_link_and_revokes(
+    sharing_hub: HubProcess, alice: UnixUser, bob: UnixUser
+) -> None:
+    hub = sharing_hub
+    async with HubClient(hub.url) as a, HubClient(hub.url) as b:
+        await a.login(alice.name, alice.password, next_url="/hub/home")
+        await b.login(bob.name, bob.password, next_url="/hub/home")
+        _, page, _ = await a.get("/hub/home")
+        assert 'id="sharing"' in page
+        assert "Nobody else has access." in page
+        r = await a.post_form("/hub/share", {"server": "", "kind": "user", "name": bob.name})
+        assert r.status == 302
+        assert r.headers["Location"] == "/hub/home#sharing"
+        _, page, _ = await a.get("/hub/home")
+        assert f'data-share="{bob.name}"' in page
+        _, page, _ = await b.get("/hub/home")
+        assert 'id="shared-with-me"' in page
+        assert f'href="/user/{alice.name}/"' in page
+        r = await a.post_form("/hub/share/revoke", {"server": "", "kind": "user",
+                                                    "name": bob.name})  # fmt: skip
+        assert r.status == 302
+        _, page, _ = await b.get("/hub/home")
+        assert 'id="shared-with-me"' not in page
+
+        async with a.http.post(
+            f"{hub.url.rstrip('/')}/hub/share/link",
+            data={"server": "", "expires_in": "3600", "_xsrf": await a.form_token("/hub/home")},
+        ) as made:
+            text = await made.text()
+        link = re.search(r'value="(http[^"]+/hub/accept-share\?code=[^"]+)"', text)
+        assert link is not None, text[:500]
+        path = link.group(1).split(hub.url.rstrip("/"), 1)[1]
+        status, page, _ = await b.get(path)
+        assert status == 200
+        assert 'id="accept-share"' in page
+        status, _, _ = await a.get(path)
+        assert status == 403  # the owner cannot accept her own link
+        code = path.split("code=", 1)[1]
+        r = await b.post_form("/hub/accept-share", {"code": code})
+        assert r.status == 302
+        assert r.headers["Location"] == f"/user/{alice.name}/"
+        _, page, _ = await b.get("/hub/home")
+        assert f'href="/user/{alice.name}/"' in page
+        r = await b.post_form("/hub/accept-share", {"code": "not-a-code"})
+        assert r.status == 400

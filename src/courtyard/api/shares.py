@@ -166,7 +166,18 @@ async def grant_share(request: web.Request) -> web.StreamResponse:
     need(who, "shares", owner, server)
     data = await json_object(request)
     user, group = target(data, {"user", "group", "scopes"})
-    scopes = filtered(data.get("scopes"), owner, server)
+    share = grant(context, who, owner, server, data.get("scopes"), user=user, group=group)
+    return reply(share_model(context, share))
+
+
+def grant(
+    context: ApiContext, who: Caller, owner: str, server: str, raw: Any, *,
+    user: str | None, group: str | None,
+) -> ShareRecord:  # fmt: skip
+    """Share ``owner``'s ``server`` (the caller holds ``shares`` on it) with ``user`` or
+    ``group``: the API's POST and the home page's form."""
+    need(who, "shares", owner, server)
+    scopes = filtered(raw, owner, server)
     existing_server(context, owner, server)
     for scope in scopes:
         if sc.exceeding(frozenset(sc.expand_one(scope)), who.scopes):
@@ -184,7 +195,7 @@ async def grant_share(request: web.Request) -> web.StreamResponse:
         what = f"No such user: {user}" if user is not None else f"No such group: {group}"
         raise ApiError(400, what) from e
     shares_changed(context)
-    return reply(share_model(context, share))
+    return share
 
 
 async def revoke_share(request: web.Request) -> web.StreamResponse:
@@ -311,8 +322,15 @@ async def create_code(request: web.Request) -> web.StreamResponse:
     extra = sorted(set(data) - {"scopes", "expires_in"})
     if extra:
         raise ApiError(400, f"Unexpected fields in the request: {extra}")
-    lifetime = expires_in(data)
-    scopes = filtered(data.get("scopes"), owner, server)
+    return reply(new_code(context, who, owner, server, data.get("scopes"), expires_in(data)))
+
+
+def new_code(
+    context: ApiContext, who: Caller, owner: str, server: str, raw: Any, lifetime: float
+) -> dict[str, Any]:
+    """A new share code's model, with the code (shown this once) and its accept_url."""
+    need(who, "shares", owner, server)
+    scopes = filtered(raw, owner, server)
     for scope in scopes:
         if sc.exceeding(frozenset(sc.expand_one(scope)), who.scopes):
             raise ApiError(403, f"Do not have permission to grant share with scope {scope}")
@@ -326,7 +344,7 @@ async def create_code(request: web.Request) -> web.StreamResponse:
     model["code"] = code
     model["accept_url"] = f"/hub/accept-share?code={code}"
     model["full_accept_url"] = None
-    return reply(model)
+    return model
 
 
 async def delete_codes(request: web.Request) -> web.StreamResponse:
