@@ -205,6 +205,9 @@ class Courtyard:
             on_upstream_gone=servers.on_upstream_gone,
             services=service_endpoints(settings.services),
         )
+        proxy = self.proxy
+        sessions.on_revoke.append(proxy.recheck_pipes)  # open WebSockets of what was revoked
+        access.tokens.on_change.append(proxy.recheck_pipes)
         count = settings.resolved_workers()
         if count == 1:
             await bind_or_explain(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from courtyard.api import culling, groups, hub, oauth, servers, services, tokens, users
+from courtyard.api import culling, groups, hub, oauth, servers, services, shares, tokens, users
 from courtyard.api.activity import note_activity
 from courtyard.api.context import API, ApiContext, ApiError, api, identify, reply
 from courtyard.api.hub import API_VERSION
@@ -113,6 +113,39 @@ ENDPOINTS = (
              (200, 400, 403, 404), ("groups",)),
     Endpoint("PUT", G + "/properties", groups.set_properties, "Set the group's properties",
              (200, 400, 403, 404), ("groups",)),
+    Endpoint("GET", G + "/shared", shares.list_shared_with_group,
+             "Shares granted to a group", (200, 403, 404), ("read:groups:shares",)),
+    Endpoint("GET", G + "/shared/{owner}/{server_name}", shares.get_group_shared,
+             "A group's share of one server", (200, 403, 404), ("read:groups:shares",)),
+    Endpoint("DELETE", G + "/shared/{owner}/{server_name}", shares.delete_group_shared,
+             "Revoke a group's share of one server", (204, 403, 404), ("groups:shares",)),
+    Endpoint("GET", U + "/shared", shares.list_shared_with_user,
+             "Shares granted to a user (directly or through groups)", (200, 403, 404),
+             ("read:users:shares",)),
+    Endpoint("GET", U + "/shared/{owner}/{server_name}", shares.get_user_shared,
+             "A user's share of one server", (200, 403, 404), ("read:users:shares",)),
+    Endpoint("DELETE", U + "/shared/{owner}/{server_name}", shares.delete_user_shared,
+             "Give up (or revoke) a user's share of one server", (204, 403, 404),
+             ("users:shares",)),
+    Endpoint("GET", "/shares/{owner}", shares.list_shares, "Shares of an owner's servers",
+             (200, 403, 404), ("read:shares",)),
+    Endpoint("GET", "/shares/{owner}/{server_name}", shares.list_shares,
+             "Shares of one server", (200, 403, 404), ("read:shares",)),
+    Endpoint("POST", "/shares/{owner}/{server_name}", shares.grant_share,
+             "Share a server with a user or group", (200, 400, 403, 404), ("shares",)),
+    Endpoint("PATCH", "/shares/{owner}/{server_name}", shares.revoke_share,
+             "Revoke some scopes of a share", (200, 400, 403, 404), ("shares",)),
+    Endpoint("DELETE", "/shares/{owner}/{server_name}", shares.delete_shares,
+             "Revoke every share of a server", (204, 403, 404), ("shares",)),
+    Endpoint("GET", "/share-codes/{owner}", shares.list_codes,
+             "Share codes of an owner's servers", (200, 403, 404), ("read:shares",)),
+    Endpoint("GET", "/share-codes/{owner}/{server_name}", shares.list_codes,
+             "Share codes of one server", (200, 403, 404), ("read:shares",)),
+    Endpoint("POST", "/share-codes/{owner}/{server_name}", shares.create_code,
+             "Create a share code (shown once) and its accept_url", (200, 400, 403, 404),
+             ("shares",)),
+    Endpoint("DELETE", "/share-codes/{owner}/{server_name}", shares.delete_codes,
+             "Delete share codes (all, ?code= or ?id=)", (204, 403, 404), ("shares",)),
     Endpoint("GET", "/services", hub.list_services, "List services", (200, 403),
              ("list:services",)),
     Endpoint("GET", "/services/{name}", services.get_service, "A service's model",
@@ -147,6 +180,11 @@ ENDPOINTS = (
     Endpoint("POST", "/shutdown", hub.shutdown, "Shut the hub down", (202, 403),
              ("shutdown",)),
 )  # fmt: skip
+
+
+def route_path(path: str) -> str:
+    """A share's ``{owner}/{server_name}`` may name the default server: "" (``alice/``)."""
+    return path.replace("{owner}/{server_name}", "{owner}/{server_name:[^/]*}")
 
 
 @web.middleware
@@ -200,6 +238,6 @@ def build_api_app(context: ApiContext) -> web.Application:
     app[API] = context
     for endpoint in ENDPOINTS:
         if endpoint.handler is not None:
-            app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+            app.router.add_route(endpoint.method, route_path(endpoint.path), endpoint.handler)
     app.router.add_get("/openapi.json", openapi)
     return app

@@ -12,8 +12,10 @@ class Principal:
 
     ``admin_access`` mirrors the setting of the same name: whether an admin may open other
     users' servers. A token holder has ``scopes`` (expanded, see auth/scopes.py): then
-    ``access:servers`` (unfiltered, or filtered to the owner) decides instead. ``kind`` is
-    "user" or "service" (a service is never a user: its name is the service's).
+    ``access:servers`` (unfiltered, or filtered to the owner) decides instead. ``shared`` are
+    the servers other users shared with a session's user (api/shares.py: ``access:servers``
+    filtered ``!server=``), kept with the cached principal and dropped when shares change.
+    ``kind`` is "user" or "service" (a service is never a user: its name is the service's).
     """
 
     name: str
@@ -23,6 +25,7 @@ class Principal:
     scopes: frozenset[str] | None = None
     kind: str = "user"
     token_id: int | None = None
+    shared: frozenset[str] = frozenset()  # "<owner>/<server>" shared with a session's user
 
     def may_access_server(self, owner: str, server: str = "") -> bool:
         """Whether this caller may open ``owner``'s server ``server`` ("" the default)."""
@@ -32,7 +35,11 @@ class Principal:
                 or f"access:servers!user={owner}" in self.scopes
                 or f"access:servers!server={owner}/{server}" in self.scopes
             )
-        return owner == self.name or (self.admin and self.admin_access)
+        return (
+            owner == self.name
+            or (self.admin and self.admin_access)
+            or f"{owner}/{server}" in self.shared
+        )
 
 
 class Gate(Protocol):

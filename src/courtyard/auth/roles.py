@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from courtyard.auth import scopes as sc
 from courtyard.errors import ConfigError
+from courtyard.store.sharestore import ShareStore
 from courtyard.store.store import Store
 from courtyard.store.tokenstore import GroupStore
 
@@ -32,7 +33,9 @@ ADMIN_SCOPES = (
     "access:servers",
     "read:roles",
     "read:metrics",
+    "shares",
 )
+SHARES_WITHOUT_ACCESS = ("read:shares", "users:shares", "groups:shares")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class RoleBook:
         book = cls({role.name: role for role in DEFAULT_ROLES})
         if not admin_access:
             admin = book.roles["admin"]
-            kept = tuple(s for s in admin.scopes if s != "access:servers")
+            kept = tuple(s for s in admin.scopes if s not in ("access:servers", "shares"))
+            kept += SHARES_WITHOUT_ACCESS  # ``shares`` implies access:servers
             book.roles["admin"] = Role(admin.name, kept, admin.description)
         for role in loaded:
             bad = sc.unknown_scopes(role.scopes)
@@ -109,6 +113,7 @@ class Permissions:
         self.book = book
         self.store = store
         self.groups = groups
+        self.shares = ShareStore(store)
 
     def members(self, group: str) -> list[str]:
         return self.groups.members(group) or []
@@ -124,7 +129,9 @@ class Permissions:
         roles = self.user_roles(name)
         if roles is None:
             return frozenset()
-        return self.expand(self.book.raw_scopes(roles), name, "user")
+        raw = self.book.raw_scopes(roles)
+        raw.update(scope for share in self.shares.with_user(name) for scope in share.scopes)
+        return self.expand(raw, name, "user")
 
     def of_service(self, name: str) -> frozenset[str]:
         return self.expand(self.book.raw_scopes(self.book.roles_of_service(name)), name, "service")

@@ -109,6 +109,9 @@ SELF_SCOPES = (
     "tokens",
     "read:tokens",
     "access:servers",
+    "read:shares",
+    "users:shares",
+    "read:users:shares",
 )
 FILTER_KINDS = ("user", "group", "server", "service")
 Members = Callable[[str], Iterable[str]]  # group name -> its users' names

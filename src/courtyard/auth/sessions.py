@@ -26,6 +26,7 @@ from courtyard.auth.principal import Principal
 from courtyard.auth.tokens import STALE_IF_UNREACHABLE, TokenManager
 from courtyard.config.settings import Settings
 from courtyard.store import UNREACHABLE, SessionRecord, Store
+from courtyard.store.sharestore import ShareStore
 from courtyard.store.timestamps import from_epoch
 
 TOKEN_BYTES = 32
@@ -205,6 +206,21 @@ class SessionGate:
         self.admin_access = settings.admin_access
         self.cookie_name = cookie_name
         self.principals: dict[str, tuple[SessionRecord, Principal]] = {}
+        self.shares = ShareStore(store)
+
+    def shared_with(self, user: str) -> frozenset[str]:
+        """The servers ``user`` may open because they were shared with them (or a group)."""
+        return frozenset(
+            f"{share.owner}/{share.server}"
+            for share in self.shares.with_user(user)
+            if any(scope.startswith("access:servers!") for scope in share.scopes)
+        )
+
+    def forget_all(self) -> None:
+        """Drop every cached session and principal (shares changed): the next request of
+        each is checked against the store."""
+        self.sessions.cache.clear()
+        self.principals.clear()
 
     def identify(self, cookie: str | None, authorization: str | None) -> Principal | None:
         if authorization and self.tokens is not None:
@@ -231,6 +247,7 @@ class SessionGate:
             admin=record.admin,
             admin_access=self.admin_access,
             session_id=record.id_hash,
+            shared=self.shared_with(record.user),
         )
         if len(self.principals) >= MAX_PRINCIPALS:
             self.principals.clear()

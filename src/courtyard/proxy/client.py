@@ -290,6 +290,10 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def piped_exchange(self) -> Exchange | None:
+        """The exchange whose WebSocket (or other upgrade) this connection pipes, if any."""
+        return self.queue[0] if self.state == _PIPE and self.queue else None
+
     def close_if_idle(self) -> None:
         if not self.queue and self.parsing is None:
             self.close()

@@ -14,6 +14,7 @@ from courtyard.config.tables import ServiceConfig
 from courtyard.errors import ConfigError
 from courtyard.proxy.client import ClientConnection
 from courtyard.proxy.context import ProxyContext
+from courtyard.proxy.dispatch import identify
 from courtyard.proxy.heap import keep_heap_warm
 from courtyard.proxy.limits import ProxyLimits
 from courtyard.proxy.pool import UpstreamPool
@@ -108,6 +109,13 @@ class ProxyServer:
             return {"accepted": 0, "open": 0}
         return {"accepted": ctx.accepted, "open": len(ctx.connections)}
 
+    def recheck_pipes(self) -> None:
+        """Close every open WebSocket to a user's server whose caller may no longer open it
+        (a share revoked, a session logged out, a token deleted); call after the gate's
+        caches were dropped."""
+        if self._ctx is not None:
+            close_refused_pipes(self._ctx)
+
     async def close(self) -> None:
         """Stop accepting, close idle connections, let in-flight exchanges finish (bounded)."""
         if self._server is None or self._ctx is None:
@@ -125,6 +133,22 @@ class ProxyServer:
             conn.abort()
         ctx.pool.close_idle()
         self._server = None
+
+
+def close_refused_pipes(ctx: ProxyContext) -> int:
+    closed = 0
+    for conn in list(ctx.connections):
+        exchange = conn.piped_exchange()
+        if exchange is None or exchange.route is None:
+            continue
+        principal = identify(ctx, exchange.facts)
+        route = exchange.route
+        if principal is None or not principal.may_access_server(route.user, route.server):
+            conn.abort()
+            closed += 1
+    if closed:
+        ctx.log.info("closed %d open connections whose access was revoked", closed)
+    return closed
 
 
 def service_endpoints(services: Iterable[ServiceConfig]) -> dict[str, Endpoint]:

@@ -86,6 +86,8 @@ class HubLink:
         self.gate.principals.clear()
         self.tokens.cache.clear()
         self.tokens.services = dict(services)
+        if self.proxy is not None:  # what the hub revoked closes open WebSockets here too
+            self.proxy.recheck_pipes()
 
     async def follow(self) -> None:
         """Apply the hub's messages until it closes the link."""

@@ -120,3 +120,43 @@ class ApiToken(Base):
     expires: Mapped[datetime | None]
     last_activity: Mapped[datetime | None]
     scopes: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class Share(Base):
+    """Access to one server granted by its owner to a user or a group (JupyterHub 5's
+    sharing): ``scopes`` a JSON list, each filtered ``!server=<owner>/<server>``."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    server_id: Mapped[int] = mapped_column(
+        ForeignKey("servers.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), index=True
+    )
+    scopes: Mapped[str] = mapped_column(Text, default="[]")
+    created: Mapped[datetime]
+
+
+class ShareCode(Base):
+    """A link that, accepted by a logged-in user, becomes a Share; stored hashed (sha256)
+    like API tokens, shown once."""
+
+    __tablename__ = "share_codes"
+    __table_args__ = (UniqueConstraint("hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    server_id: Mapped[int] = mapped_column(
+        ForeignKey("servers.id", ondelete="CASCADE"), index=True
+    )
+    hash: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[str] = mapped_column(Text, default="[]")
+    created: Mapped[datetime]
+    expires: Mapped[datetime]
+    exchange_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_exchanged: Mapped[datetime | None]

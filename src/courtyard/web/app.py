@@ -13,7 +13,16 @@ from courtyard.auth import csrf
 from courtyard.auth.tokens import token_from_header
 from courtyard.errors import CourtyardError
 from courtyard.store import UNREACHABLE, store_unavailable
-from courtyard.web import account, admin_actions, fallback, home, login, oauth, spawnform
+from courtyard.web import (
+    account,
+    admin_actions,
+    fallback,
+    home,
+    login,
+    oauth,
+    sharing,
+    spawnform,
+)
 from courtyard.web.context import (
     CONTEXT,
     WebContext,
@@ -108,6 +117,7 @@ def build_control_app(context: WebContext, api: web.Application) -> web.Applicat
     )
     admin_actions.add_routes(app)
     account.add_routes(app)
+    sharing.add_routes(app)
     return app
 
 

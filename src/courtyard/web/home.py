@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from courtyard.auth import scopes as sc
 from courtyard.auth.nexturl import safe_next
 from courtyard.auth.principal import Principal
 from courtyard.errors import ServerNameError, ServerStateError
@@ -56,7 +58,23 @@ async def home(request: web.Request) -> web.StreamResponse:
         named_servers=c.settings.named_servers,
         my_servers=[(view, memory_of(request, view)) for view in views if c.settings.named_servers],
         profiles=c.settings.offered_profiles(who.name),
+        **sharing_of(request, who, [view.server for view in views]),
     )
+
+
+def sharing_of(request: web.Request, who: Principal, servers: list[str]) -> dict[str, Any]:
+    """The home page's sharing sections: whether the person may share (``shares`` on their
+    server), who has access to their servers, what others shared with them."""
+    from courtyard.api.context import API  # web/app.py mounts the API context
+
+    context = request.app[API]
+    scopes = context.permissions.of_user(who.name)
+    return {
+        "may_share": sc.allows(scopes, "shares", who.name, ""),
+        "share_servers": servers,
+        "my_shares": context.permissions.shares.of_owner(who.name),
+        "shared_with_me": context.permissions.shares.with_user(who.name),
+    }
 
 
 def memory_of(request: web.Request, view: ServerView) -> str:
