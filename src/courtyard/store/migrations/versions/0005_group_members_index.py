@@ -5,8 +5,8 @@ The table's primary key is (user_id, group_id), which answers "the groups of a u
 listed (at 10,000 users SQLite built an automatic index on every request). Downgrade drops the
 index; nothing else changes.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
