@@ -7,10 +7,14 @@ LIFO reuse keeps the most recently used connection hot. Idle connections close a
 from __future__ import annotations
 
 import asyncio
+import random
 
 from courtyard.proxy.limits import ProxyLimits
 from courtyard.proxy.upstream import UpstreamConnection
 from courtyard.spawners.base import Endpoint
+
+BACKLOG_RETRY_FIRST = 0.002  # seconds before connecting again to a unix socket whose backlog
+BACKLOG_RETRY_MAX = 0.05  # is full; doubling up to this, until the connect timeout
 
 
 class UpstreamPool:
@@ -55,18 +59,35 @@ class UpstreamPool:
                 del self._idle[conn.endpoint]
 
     async def connect(self, endpoint: Endpoint) -> UpstreamConnection:
-        """A fresh connection; raises OSError (refused, socket missing) or TimeoutError."""
+        """A fresh connection; raises OSError (refused, socket missing) or TimeoutError.
+
+        A unix socket whose listen backlog is full refuses a connect at once with EAGAIN
+        (BlockingIOError) where TCP would queue it: that is a busy server, not a gone one, so
+        the connect is tried again (BACKLOG_RETRY_*: doubling, jittered so that a crowd of
+        waiters does not retry in step) until the connect timeout, then TimeoutError (504)."""
         loop = self._loop
 
         def factory() -> UpstreamConnection:
             return UpstreamConnection(self, endpoint, loop)
 
-        if endpoint.unix_path is not None:
-            opening = loop.create_unix_connection(factory, endpoint.unix_path)
-        else:
+        timeout = self._limits.upstream_connect_timeout
+        if endpoint.unix_path is None:
             opening = loop.create_connection(factory, str(endpoint.host), int(endpoint.port or 0))
-        _, conn = await asyncio.wait_for(opening, self._limits.upstream_connect_timeout)
-        return conn
+            _, conn = await asyncio.wait_for(opening, timeout)
+            return conn
+        deadline = loop.time() + timeout
+        pause = BACKLOG_RETRY_FIRST
+        while True:
+            try:
+                opening = loop.create_unix_connection(factory, endpoint.unix_path)
+                _, conn = await asyncio.wait_for(opening, max(0.0, deadline - loop.time()))
+                return conn
+            except BlockingIOError:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise asyncio.TimeoutError from None
+                await asyncio.sleep(min(pause * (0.5 + random.random()), left))  # noqa: S311 (jitter)
+                pause = min(pause * 2, BACKLOG_RETRY_MAX)
 
     def close_idle(self) -> None:
         for idle in list(self._idle.values()):
