@@ -112,3 +112,28 @@ def test_a_successful_attempt_is_taken_back(throttle: LoginThrottle) -> None:
         throttle.record_success("ada", IP)
     assert throttle.check("ada", IP) == 0
     assert throttle.check("someone-else", IP) == 0  # the address was refunded each time
+
+
+def test_a_lecture_hall_behind_one_address_logs_in_at_once(throttle: LoginThrottle) -> None:
+    """Forty people behind one NAT address begin their logins within the same second, each
+    password check still running: none is refused, and their successes leave nothing."""
+    for index in range(40):
+        assert throttle.begin_attempt(f"student{index}", IP) == 0
+    for index in range(40):
+        throttle.end_attempt(f"student{index}", IP, ok=True)
+    assert throttle.in_flight == {}
+    assert throttle.check("latecomer", IP) == 0
+
+
+def test_guesses_in_flight_from_one_address_are_capped(clock) -> None:
+    throttle = LoginThrottle(clock, max_in_flight_per_address=10)
+    begun = [n for n in range(30) if throttle.begin_attempt(f"user{n}", IP) == 0]
+    assert len(begun) == 10  # the rest were refused while ten were being checked
+    assert throttle.check("other", "198.51.100.7") == 0
+    for n in begun:
+        throttle.end_attempt(f"user{n}", IP, ok=False)
+    assert throttle.check("someone", IP) == 0  # 10 failures: still within the free 20
+    for n in range(10):
+        assert throttle.begin_attempt(f"again{n}", IP) == 0
+        throttle.end_attempt(f"again{n}", IP, ok=False)
+    assert throttle.check("someone", IP) == 1.0  # 20 failed: the address backs off

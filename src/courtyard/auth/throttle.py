@@ -7,9 +7,13 @@ one valid account cannot launder guesses against others). Counters are forgotten
 ``forget_after`` quiet seconds, and each table keeps at most ``max_entries`` keys (least
 recently failed dropped first), so memory stays bounded under a flood of made-up names.
 
-An attempt is counted as a failure when it begins, before the password is checked
-(``begin_attempt``), so many requests sent at once cannot all pass the check while the
-first ones are still being verified; ``record_success`` then takes it back.
+Against a name, an attempt is counted as a failure when it begins, before the password is
+checked (``begin_attempt``), so many guesses sent at once cannot all pass the check while the
+first ones are still being verified; ``end_attempt`` takes it back on success. Against an
+address, only attempts that failed count, and attempts in flight are capped separately
+(``max_in_flight_per_address``): a lecture hall behind one NAT address logging in at 9:00 (40
+people within a second, each password check taking a while) is not refused, while a burst of
+guesses from one address is still bounded by that cap before the backoff starts.
 
 The price of per-name throttling is that anyone can slow down logins for a known name; the
 cap keeps that to ``max_delay`` per attempt.
@@ -61,14 +65,6 @@ class FailureTable:
     def clear(self, key: str) -> None:
         self.entries.pop(key, None)
 
-    def refund(self, key: str) -> None:
-        """Take back one failure (an attempt counted up front that succeeded)."""
-        entry = self.entries.get(key)
-        if entry is not None and entry.count > 1:
-            entry.count -= 1
-        elif entry is not None:
-            del self.entries[key]
-
     def current(self, key: str, now: float) -> Failures | None:
         entry = self.entries.get(key)
         if entry is not None and now - entry.last >= self.forget_after:
@@ -79,7 +75,7 @@ class FailureTable:
 
 class LoginThrottle:
     """``begin_attempt`` before trying a password (it counts the attempt as failed);
-    ``record_success`` after a right one. ``check`` only looks."""
+    ``end_attempt`` when the password check is over. ``check`` only looks."""
 
     def __init__(
         self,
@@ -87,6 +83,7 @@ class LoginThrottle:
         *,
         free_per_name: int = 5,
         free_per_address: int = 20,
+        max_in_flight_per_address: int = 64,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
         forget_after: float = 3600.0,
@@ -96,18 +93,39 @@ class LoginThrottle:
         common = {"base_delay": base_delay, "max_delay": max_delay, "forget_after": forget_after}
         self.names = FailureTable(free=free_per_name, cap=max_entries, **common)
         self.addresses = FailureTable(free=free_per_address, cap=max_entries, **common)
+        self.max_in_flight = max_in_flight_per_address
+        self.in_flight: dict[str, int] = {}  # address -> attempts begun and not yet ended
 
     def check(self, name: str, ip: str) -> float:
         """Seconds to wait before this attempt may be tried; 0 means go ahead."""
         now = self.now()
-        return max(self.names.wait(name_key(name), now), self.addresses.wait(ip, now))
+        wait = max(self.names.wait(name_key(name), now), self.addresses.wait(ip, now))
+        if wait == 0 and self.in_flight.get(ip, 0) >= self.max_in_flight:
+            return 1.0
+        return wait
 
     def begin_attempt(self, name: str, ip: str) -> float:
-        """Seconds to wait (nothing counted) or 0: go ahead, counted as a failure already."""
+        """Seconds to wait (nothing counted) or 0: go ahead, counted against the name as a
+        failure already and holding one of the address's in-flight slots until
+        ``end_attempt``."""
         wait = self.check(name, ip)
         if wait == 0:
-            self.record_failure(name, ip)
+            self.names.fail(name_key(name), self.now())
+            self.in_flight[ip] = self.in_flight.get(ip, 0) + 1
         return wait
+
+    def end_attempt(self, name: str, ip: str, *, ok: bool) -> None:
+        """The password check of a begun attempt is over: free its slot; on success clear the
+        name's counter, on failure count it against the address."""
+        left = self.in_flight.get(ip, 0) - 1
+        if left > 0:
+            self.in_flight[ip] = left
+        else:
+            self.in_flight.pop(ip, None)
+        if ok:
+            self.names.clear(name_key(name))
+        else:
+            self.addresses.fail(ip, self.now())
 
     def record_failure(self, name: str, ip: str) -> None:
         now = self.now()
@@ -115,9 +133,8 @@ class LoginThrottle:
         self.addresses.fail(ip, now)
 
     def record_success(self, name: str, ip: str) -> None:
-        """Clear the name's counter; take back the address's failure from ``begin_attempt``."""
-        self.names.clear(name_key(name))
-        self.addresses.refund(ip)
+        """A begun attempt succeeded."""
+        self.end_attempt(name, ip, ok=True)
 
 
 def name_key(name: str) -> str:

@@ -57,13 +57,16 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     if len(new) < MIN_PASSWORD:
         return account_page_response(request, status=400, error=TOO_SHORT)
     ip = client_ip(request)
-    if (
-        c.throttle.begin_attempt(who.name, ip) > 0  # counted as failed until it succeeds
-        or await c.authenticator.authenticate(who.name, old) != who.name
-    ):
+    if c.throttle.begin_attempt(who.name, ip) > 0:  # counted against the name until it succeeds
+        return account_page_response(request, status=403, error=WRONG_PASSWORD)
+    right = False
+    try:
+        right = await c.authenticator.authenticate(who.name, old) == who.name
+    finally:
+        c.throttle.end_attempt(who.name, ip, ok=right)
+    if not right:
         log.warning("%s gave a wrong current password when changing it", who.name)
         return account_page_response(request, status=403, error=WRONG_PASSWORD)
-    c.throttle.record_success(who.name, ip)
     try:
         await user_admin(request).set_password(who.name, new)
     except AuthError as exc:

@@ -28,7 +28,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "")), "")
     ip = client_ip(request)
-    wait = c.throttle.begin_attempt(name, ip)  # counted as failed until it succeeds
+    wait = c.throttle.begin_attempt(name, ip)  # counted against the name until it succeeds
     if wait > 0:
         log.warning("login throttled for %r from %s", name[:32], ip)
         return render(
@@ -40,8 +40,14 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=None,
             throttled_seconds=int(wait + 0.999),
         )
-    user = await c.authenticator.authenticate(name, password)
-    if user is None or not c.authenticator.is_allowed(user):
+    user = None
+    try:
+        user = await c.authenticator.authenticate(name, password)
+        if user is not None and not c.authenticator.is_allowed(user):
+            user = None
+    finally:
+        c.throttle.end_attempt(name, ip, ok=user is not None)
+    if user is None:
         log.warning("failed login for %r from %s", name[:32], ip)
         return render(
             request,
@@ -52,7 +58,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=translator(language(request)).gettext(LOGIN_FAILED),
             throttled_seconds=None,
         )
-    c.throttle.record_success(name, ip)
     c.store.ensure_user(user, admin=user in c.settings.admin_users)
     c.store.record_activity({user: c.store.now()}, servers=False)  # counts for culler.users
     if user in c.settings.admin_users and not c.store.require_user(user).admin:
