@@ -148,7 +148,9 @@ def owner_or_404(context: ApiContext, owner: str) -> None:
         raise ApiError(404, f"No such user: {owner}")
 
 
-async def list_shares(request: web.Request) -> web.StreamResponse:
+def readable_shares(request: web.Request) -> tuple[ApiContext, str, str | None]:
+    """The owner (and server, if the path names one) whose shares or codes the caller may read:
+    403 without ``read:shares`` on it, 404 when the owner or server does not exist."""
     context, who = api(request), caller(request)
     owner, server = request.match_info["owner"], request.match_info.get("server_name")
     need(who, "read:shares", owner, server)
@@ -156,6 +158,11 @@ async def list_shares(request: web.Request) -> web.StreamResponse:
         owner_or_404(context, owner)
     else:
         existing_server(context, owner, server)
+    return context, owner, server
+
+
+async def list_shares(request: web.Request) -> web.StreamResponse:
+    context, owner, server = readable_shares(request)
     found = shares_of(context).of_owner(owner, server)
     return reply(paginated(request, [share_model(context, s) for s in found]))
 
@@ -289,13 +296,7 @@ def hash_code(code: str) -> str:
 
 
 async def list_codes(request: web.Request) -> web.StreamResponse:
-    context, who = api(request), caller(request)
-    owner, server = request.match_info["owner"], request.match_info.get("server_name")
-    need(who, "read:shares", owner, server)
-    if server is None:
-        owner_or_404(context, owner)
-    else:
-        existing_server(context, owner, server)
+    context, owner, server = readable_shares(request)
     now = context.store.now()
     found = [c for c in shares_of(context).codes_of(owner, server) if c.expires > now]
     return reply(paginated(request, [code_model(context, c) for c in found]))
