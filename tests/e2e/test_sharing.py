@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,4 +135,23 @@ async def test_home_page_shares_by_name_and_by_link_and_revokes(
         _, page, _ = await b.get("/hub/home")
         assert f'href="/user/{alice.name}/"' in page
         r = await b.post_form("/hub/accept-share", {"code": "not-a-code"})
+        assert r.status == 400
+
+        # a link past its expiry (its row's expiry moved into the past) is refused, both ways
+        async with a.http.post(
+            f"{hub.url.rstrip('/')}/hub/share/link",
+            data={"server": "", "expires_in": "3600", "_xsrf": await a.form_token("/hub/home")},
+        ) as made:
+            late = re.search(r"accept-share\?code=([^\"&]+)", await made.text())
+        assert late is not None
+        with sqlite3.connect(hub.state_dir / "courtyard.sqlite") as db:
+            changed = db.execute(
+                "UPDATE share_codes SET expires = '2000-01-01 00:00:00.000000'"
+                " WHERE id = (SELECT max(id) FROM share_codes)"
+            ).rowcount
+        assert changed == 1
+        status, page, _ = await b.get(f"/hub/accept-share?code={late.group(1)}")
+        assert status == 404
+        assert "Share not found or expired" in page
+        r = await b.post_form("/hub/accept-share", {"code": late.group(1)})
         assert r.status == 400
