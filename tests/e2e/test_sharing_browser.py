@@ -62,6 +62,8 @@ async def test_alice_shares_in_her_browser_and_bob_opens_it_in_his(
             await expect(shared).to_be_visible()
             await shared.get_by_role("link").click()
             await b.wait_for_url(f"**/user/{alice.name}/lab**", timeout=60_000)
+            # a fresh workspace, whatever earlier tests left open in alice's JupyterLab
+            await b.goto(f"{hub.url}/user/{alice.name}/lab?reset")
             await expect(b.locator(".jp-LauncherCard").first).to_be_visible(timeout=60_000)
             await b.screenshot(path=str(SHOTS / "shared-jupyterlab.png"))
 
