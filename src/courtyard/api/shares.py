@@ -167,10 +167,17 @@ async def list_shares(request: web.Request) -> web.StreamResponse:
     return reply(paginated(request, [share_model(context, s) for s in found]))
 
 
-async def grant_share(request: web.Request) -> web.StreamResponse:
+def managed_server(request: web.Request) -> tuple[ApiContext, Caller, str, str]:
+    """The server named by the path whose shares the caller changes: 403 without ``shares``
+    on it (checked before the body is read, as JupyterHub's scope decorator does)."""
     context, who = api(request), caller(request)
     owner, server = request.match_info["owner"], request.match_info["server_name"]
     need(who, "shares", owner, server)
+    return context, who, owner, server
+
+
+async def grant_share(request: web.Request) -> web.StreamResponse:
+    context, who, owner, server = managed_server(request)
     data = await json_object(request)
     user, group = target(data, {"user", "group", "scopes"})
     share = grant(context, who, owner, server, data.get("scopes"), user=user, group=group)
@@ -206,9 +213,7 @@ def grant(
 
 
 async def revoke_share(request: web.Request) -> web.StreamResponse:
-    context, who = api(request), caller(request)
-    owner, server = request.match_info["owner"], request.match_info["server_name"]
-    need(who, "shares", owner, server)
+    context, _, owner, server = managed_server(request)
     data = await json_object(request)
     user, group = target(data, {"user", "group", "scopes"})
     raw = data.get("scopes")
@@ -223,9 +228,7 @@ async def revoke_share(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_shares(request: web.Request) -> web.StreamResponse:
-    context, who = api(request), caller(request)
-    owner, server = request.match_info["owner"], request.match_info["server_name"]
-    need(who, "shares", owner, server)
+    context, _, owner, server = managed_server(request)
     existing_server(context, owner, server)
     shares_of(context).delete_of_server(owner, server)
     shares_changed(context)
@@ -316,9 +319,7 @@ def expires_in(data: dict[str, Any]) -> float:
 
 
 async def create_code(request: web.Request) -> web.StreamResponse:
-    context, who = api(request), caller(request)
-    owner, server = request.match_info["owner"], request.match_info["server_name"]
-    need(who, "shares", owner, server)
+    context, who, owner, server = managed_server(request)
     data = await json_object(request)
     extra = sorted(set(data) - {"scopes", "expires_in"})
     if extra:
@@ -349,9 +350,7 @@ def new_code(
 
 
 async def delete_codes(request: web.Request) -> web.StreamResponse:
-    context, who = api(request), caller(request)
-    owner, server = request.match_info["owner"], request.match_info["server_name"]
-    need(who, "shares", owner, server)
+    context, _, owner, server = managed_server(request)
     existing_server(context, owner, server)
     code, code_id = request.query.get("code"), request.query.get("id")
     store = shares_of(context)
