@@ -38,6 +38,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -109,6 +110,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="start a throwaway PostgreSQL cluster (initdb, 127.0.0.1, a free port) for Courtyard",
     )
     p.add_argument("--no-jupyterhub", action="store_true")
+    p.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        default="",
+        help="record the culler hub with py-spy (on PATH or beside this Python) during its "
+        "passes; FILE gets py-spy's collapsed stacks (one per size: FILE.<users>)",
+    )
     p.add_argument("--smoke", action="store_true", help="60 users, 3 rounds, no JupyterHub")
     args = p.parse_args(argv)
     if args.smoke:
@@ -198,6 +206,29 @@ def courtyard_hub(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@contextmanager
+def py_spy(pid: int, output: str) -> Iterator[None]:
+    """With ``output``: py-spy records ``pid`` (and its proxy workers) until the block ends,
+    then writes collapsed stacks there (SIGINT: py-spy writes what it has and exits)."""
+    if not output:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    cmd = [spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "250",
+           "--format", "raw", "--output", output]  # fmt: skip
+    recorder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        try:
+            _, err = recorder.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            _, err = recorder.communicate()
+        print(f"py-spy: {output}" if Path(output).exists() else f"py-spy wrote nothing: {err}")
 
 
 def culler_passes(base: str, lines: Callable[[], list[str]]) -> list[CullerPass]:
@@ -305,8 +336,10 @@ def measure_courtyard(
                     rows.append(Row(label, timed(c, path, args.rounds)))
             rows.append(Row("login (POST /hub/login)", login_times(base, min(args.rounds, 20))))
             rss = rss_kib(pid)
-        with courtyard_hub(state, url, culler=True) as (base, lines, _):
-            passes = culler_passes(base, lines)
+        with courtyard_hub(state, url, culler=True) as (base, lines, pid):
+            spy = f"{args.py_spy}.{users}" if args.py_spy else ""
+            with py_spy(pid, spy):
+                passes = culler_passes(base, lines)
     finally:
         seeded.close()
     report = SizeReport(users, rows, passes, rss, None, seed_seconds)

@@ -11,12 +11,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
 from courtyard.spawners import procinfo
+from courtyard.store.store import Store
 from tests.hubprocess import HubProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -95,7 +97,9 @@ class HealthDuringPass(threading.Thread):
 def test_one_pass_stops_exactly_the_idle_servers(root: Path) -> None:
     state = root / "state"
     state.mkdir()
-    seeded = controlseed.seed(f"sqlite:///{state / 'courtyard.sqlite'}", 10_000, runtime_dir=root)
+    url = f"sqlite:///{state / 'courtyard.sqlite'}"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    seeded = controlseed.seed(url, 10_000, runtime_dir=root, now=now)
     hub = HubProcess(state, CONFIG)
     health: HealthDuringPass | None = None
     try:
@@ -122,6 +126,22 @@ def test_one_pass_stops_exactly_the_idle_servers(root: Path) -> None:
         assert not health.is_alive()
         assert set(health.answers) == {200}
         assert health.during > 0  # the hub answered while the pass was stopping servers
+        hub.stop()
+        # what the stops wrote (in batches): each idle row "stopped" for "idle", its process
+        # forgotten, its last activity kept (it was once wiped to NULL by the stop)
+        store = Store.open(url)
+        try:
+            rows = {r.user: r for r in store.list_servers()}
+        finally:
+            store.close()
+        for name in seeded.idle:
+            row = rows[name]
+            assert (row.state, row.stop_reason, row.endpoint, row.secret) == (
+                "stopped", "idle", None, ""
+            ), name  # fmt: skip
+            assert row.spawner_state == {}
+            assert row.last_activity == now - controlseed.IDLE_FOR, name
+        assert all(rows[name].state == "running" for name in keep)
     finally:
         if health is not None:
             health.done.set()

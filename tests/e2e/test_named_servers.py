@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import site
 import subprocess
@@ -185,6 +186,12 @@ async def test_two_servers_two_interpreters_and_nobody_else_gets_in(
         status, body, _ = await a.get("/hub/home")
         assert status == 200
         assert 'data-server="torch" data-state="running"' in body
+        for server in ("", "torch"):  # each running server's memory (one /proc scan for both)
+            row = re.search(
+                rf'<tr data-server="{server}" data-state="running">.*?</tr>', body, re.S
+            )
+            assert row is not None, server
+            assert re.search(r'class="memory">\d+\.\d MiB<', row.group(0)), row.group(0)
 
     async with HubClient(named_hub.url) as b:
         await b.login(bob.name, bob.password, next_url="/hub/home")

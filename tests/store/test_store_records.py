@@ -94,6 +94,21 @@ def test_record_activity_only_moves_forward(store: Store) -> None:
     assert store.get_server("ada").last_activity == T0
 
 
+def test_record_activity_of_many_servers_at_once(store: Store) -> None:
+    store.add_user("ada")
+    store.add_user("bob")
+    store.save_server("ada", state="running")
+    store.save_server("ada", "torch", state="running", last_activity=T0 + timedelta(hours=1))
+    store.save_server("bob", state="running")
+    later = T0 + timedelta(minutes=10)
+    store.record_activity({"ada": T0, "ada/torch": later, "bob": later, "ghost/x": T0})
+    assert store.get_server("ada").last_activity == T0
+    assert store.get_server("ada", "torch").last_activity == T0 + timedelta(hours=1)  # kept
+    assert store.get_server("bob").last_activity == later
+    assert store.get_user("ada").last_activity == later  # the later of her two stamps
+    assert store.get_user("bob").last_activity == later
+
+
 def test_naive_datetimes_are_refused(store: Store) -> None:
     store.add_user("ada")
     with pytest.raises(Exception, match="naive datetime"):
@@ -125,6 +140,36 @@ def test_save_server_creates_then_updates_only_given_fields(store: Store) -> Non
     assert stopped.endpoint is None
     assert stopped.stop_reason == "culled"
     assert stopped.spawner_state == {"pid": 42, "nested": {"a": [1, 2]}}
+
+
+def test_save_servers_writes_many_rows_in_one_go(store: Store) -> None:
+    for name in ("ada", "bob", "cy"):
+        store.add_user(name)
+        store.save_server(name, state="running", secret=f"{name}-secret", started=T0)
+    store.save_server("ada", "torch", state="running", secret="torch-secret")
+    stopped = {"state": "stopped", "stop_reason": "idle", "endpoint": None, "secret": ""}
+    store.save_servers(
+        [
+            ("ada", "", {"state": "stopping"}),
+            ("bob", "", {"state": "stopping"}),
+            ("ada", "", stopped | {"last_activity": T0}),  # merges with her first change
+            ("ada", "torch", {"spawner_state": {"pid": 7}}),
+            ("ghost", "", {"state": "stopped"}),  # no such row: left alone
+            ("cy", "nope", {"state": "stopped"}),
+        ]
+    )
+    ada = store.get_server("ada")
+    assert (ada.state, ada.stop_reason, ada.secret) == ("stopped", "idle", "")
+    assert ada.last_activity == T0
+    assert ada.started == T0  # not given: unchanged
+    assert store.get_server("bob").state == "stopping"
+    assert store.get_server("bob").secret == "bob-secret"
+    torch = store.get_server("ada", "torch")
+    assert (torch.state, torch.spawner_state) == ("running", {"pid": 7})
+    assert store.get_server("cy").state == "running"
+    assert store.get_server("cy", "nope") is None
+    assert store.get_user("ghost") is None
+    store.save_servers([])  # nothing to do
 
 
 def test_save_server_for_unknown_user_raises(store: Store) -> None:

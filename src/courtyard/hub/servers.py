@@ -127,6 +127,39 @@ def check_server_name(server: str) -> None:
         raise ServerNameError(RESERVED_SERVER_NAME, params={"server": shown})
 
 
+class ServerWrites:
+    """Server-row writes asked for in the same turn of the event loop, made together in one
+    transaction (Store.save_servers) at the end of that turn; each caller resumes once its
+    write is committed (or gets the store's error). The culler stopping 500 servers, 50 at a
+    time, made two transactions per server (2 ms of the event loop each on SQLite); now a
+    batch of them shares one."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[tuple[str, str, dict[str, Any], asyncio.Future[None]]] = []
+
+    async def save(self, user: str, server: str, values: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((user, server, values, done))
+        await done
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            self.store.save_servers((user, server, values) for user, server, values, _ in batch)
+        except Exception as exc:  # every caller of this batch sees the store's error
+            for *_, done in batch:
+                if not done.cancelled():
+                    done.set_exception(exc)
+            return
+        for *_, done in batch:
+            if not done.cancelled():
+                done.set_result(None)
+
+
 class ServerManager:
     def __init__(
         self,
@@ -147,6 +180,7 @@ class ServerManager:
         self._handles: dict[str, ServerHandle] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._saved_activity: dict[str, float] = {}  # route key: the stamp last written
+        self.writes = ServerWrites(store)
         self.limits = LimitWatch()
 
     def handle(self, user: str, server: str = "") -> ServerHandle:
@@ -328,9 +362,12 @@ class ServerManager:
         self.routes.add(Route(handle.user, started.endpoint, started.secret, server=handle.server))
         log.info("%s is running at %s", handle.describe(), started.endpoint.describe())
 
-    async def _mark_stopped(self, handle: ServerHandle, reason: str | None) -> None:
-        route = self.routes.remove(handle.user, handle.server)
-        activity = datetime.fromtimestamp(route.last_activity, timezone.utc) if route else None
+    async def _mark_stopped(
+        self, handle: ServerHandle, reason: str | None, route: Route | None = None
+    ) -> None:
+        """Stop the process if there is one, then write the row "stopped" (with the route's
+        last activity: ``route``, when the caller already took it out of the table)."""
+        route = self.routes.remove(handle.user, handle.server) or route
         if handle.spawner is not None and handle.state != "stopped":
             try:
                 await handle.spawner.stop()
@@ -339,16 +376,16 @@ class ServerManager:
         handle.state = "stopped"
         handle.spawner = None
         handle.task = None
-        self.store.save_server(
-            handle.user,
-            handle.server,
-            state="stopped",
-            stop_reason=reason,
-            spawner_state={},
-            endpoint=None,
-            secret="",
-            last_activity=activity,
-        )
+        stopped: dict[str, Any] = {
+            "state": "stopped",
+            "stop_reason": reason,
+            "spawner_state": {},
+            "endpoint": None,
+            "secret": "",
+        }
+        if route is not None:  # else the row keeps the activity it has
+            stopped["last_activity"] = datetime.fromtimestamp(route.last_activity, timezone.utc)
+        await self.writes.save(handle.user, handle.server, stopped)
 
     # ---- stop ----------------------------------------------------------------------------
 
@@ -365,9 +402,8 @@ class ServerManager:
             await asyncio.shield(handle.task)
             return
         handle.state = "stopping"
-        self.store.save_server(user, server, state="stopping")
-        self.routes.remove(user, server)
-        handle.task = asyncio.create_task(self._mark_stopped_after_stop(handle, reason))
+        route = self.routes.remove(user, server)
+        handle.task = asyncio.create_task(self._stop(handle, reason, route))
         await asyncio.shield(handle.task)
 
     async def remove(self, user: str, reason: str | None = "admin") -> None:
@@ -405,9 +441,10 @@ class ServerManager:
         self.store.delete_server(user, server)
         log.info("%s's named server %r was deleted", user, server)
 
-    async def _mark_stopped_after_stop(self, handle: ServerHandle, reason: str | None) -> None:
+    async def _stop(self, handle: ServerHandle, reason: str | None, route: Route | None) -> None:
+        await self.writes.save(handle.user, handle.server, {"state": "stopping"})
         handle.state = "stopping"
-        await self._mark_stopped(handle, reason)
+        await self._mark_stopped(handle, reason, route)
         log.info("%s stopped%s", handle.describe(), f" ({reason})" if reason else "")
 
     # ---- re-attach and watch --------------------------------------------------------------
@@ -432,6 +469,7 @@ class ServerManager:
                 route = Route(record.user, endpoint, record.secret, server=record.server)
                 if record.last_activity is not None:  # a restart must not reset the idle clock
                     route.last_activity = record.last_activity.timestamp()
+                    self._saved_activity[route.key] = route.last_activity  # as stored
                 self.routes.add(route)
                 log.info("re-attached %s at %s", handle.describe(), endpoint.describe())
                 return True

@@ -8,7 +8,9 @@ resident set sizes; CPU is the share of one core used since the meter last saw t
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,12 +39,18 @@ class Usage:
 
 def read_sample(pid: int, proc: Path = PROC) -> ProcSample | None:
     """The process's stat and resident size, or None if it is gone (or a zombie)."""
-    try:
-        raw = (proc / str(pid) / "stat").read_text()
+    try:  # os.open/os.read: a third of Path.read_text's cost, paid per process on the machine
+        fd = os.open(f"{proc}/{pid}/stat", os.O_RDONLY)
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # fields[N - 3] is field N of proc(5)
-    if fields[0] in ("Z", "X"):
+    try:
+        raw = os.read(fd, 4096)
+    except ProcessLookupError:  # the process ended between open and read
+        return None
+    finally:
+        os.close(fd)
+    fields = raw[raw.rindex(b")") + 2 :].split()  # fields[N - 3] is field N of proc(5)
+    if fields[0] in (b"Z", b"X"):
         return None
     ticks = int(fields[11]) + int(fields[12])
     # field 24, rss (pages), is statm's resident: one file per process, not two (the scan
@@ -81,17 +89,29 @@ def uptime_ticks(proc: Path = PROC) -> float:
 
 class UsageMeter:
     """Measures servers by their root pid and remembers each tree's CPU total for the next
-    measurement. ``clock`` is monotonic seconds (a seam for tests)."""
+    measurement. ``clock`` is monotonic seconds (a seam for tests). Pages call ``measured``:
+    the scan reads every process on the machine (20-30 ms with 1,000 servers running), so it
+    runs in a thread, not on the hub's event loop."""
 
     def __init__(self, proc: Path = PROC, clock: Callable[[], float] = time.monotonic) -> None:
         self.proc = proc
         self.clock = clock
         self._last: dict[int, tuple[float, int, int]] = {}  # pid -> (when, start, ticks)
+        self._lock = threading.Lock()  # page loads measure from threads at once
+
+    async def measured(self, pids: Iterable[int]) -> dict[int, Usage]:
+        """``measure`` in a thread (the event loop goes on serving meanwhile)."""
+        wanted = list(pids)
+        return await asyncio.to_thread(self.measure, wanted) if wanted else {}
 
     def measure(self, pids: Iterable[int]) -> dict[int, Usage]:
         wanted = list(pids)
         if not wanted:
             return {}
+        with self._lock:
+            return self._measure(wanted)
+
+    def _measure(self, wanted: list[int]) -> dict[int, Usage]:
         samples = scan(self.proc)
         now, boot_age = self.clock(), uptime_ticks(self.proc)
         usage = {}

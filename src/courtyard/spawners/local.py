@@ -317,12 +317,16 @@ class LocalSpawner:
         self.placement = None
 
     async def _wait_gone(self, timeout: float) -> bool:
-        """Poll until the server process has exited; False if it still runs after ``timeout``."""
+        """Poll until the server process has exited; False if it still runs after ``timeout``.
+        Polls soon at first (a process often exits within milliseconds of SIGTERM), then every
+        50 ms."""
         deadline = time.monotonic() + timeout
+        delay = 0.005
         while await self.poll() is None:
             if time.monotonic() >= deadline:
                 return False
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 0.05)
         return True
 
     async def _wait_stragglers_gone(self, stragglers: list[procinfo.ProcStat]) -> None:

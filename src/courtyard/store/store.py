@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Engine, Table, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
@@ -359,23 +359,21 @@ class Store:
         """Move last_activity forward to the given times; older stamps and unknown names are
         ignored. Keys are server keys (``alice`` or ``alice/torch``, see records.server_key):
         the user's stamp moves, and with ``servers`` that one server's too."""
-        with self.transaction() as db:
-            for key, when in stamps.items():
-                name, server = split_server_key(key)
-                db.execute(
-                    update(User)
-                    .where(User.name == name)
-                    .where((User.last_activity.is_(None)) | (User.last_activity < when))
-                    .values(last_activity=when)
-                )
-                if servers:
-                    db.execute(
-                        update(Server)
-                        .where(Server.user_id == user_id_query(name))
-                        .where(Server.name == server)
-                        .where((Server.last_activity.is_(None)) | (Server.last_activity < when))
-                        .values(last_activity=when)
-                    )
+        users: dict[str, datetime] = {}
+        rows = []
+        for key, when in stamps.items():
+            name, server = split_server_key(key)
+            users[name] = max(when, users.get(name, when))
+            rows.append({"_n": name, "_s": server, "_w": when})
+        if not rows:
+            return
+        with self.transaction() as db:  # two statements, each run for every stamp at once
+            connection = db.connection()
+            connection.execute(
+                _USER_ACTIVITY, [{"_n": name, "_w": when} for name, when in users.items()]
+            )
+            if servers:
+                connection.execute(_SERVER_ACTIVITY, rows)
 
     # servers ----------------------------------------------------------------------------
 
@@ -445,6 +443,34 @@ class Store:
                 setattr(row, key, value)
             db.flush()
             return server_record(row, name)
+
+    def save_servers(self, changes: Iterable[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """Many servers' rows updated in one transaction: ``(user, server, values)`` with the
+        keywords of save_server, applied in order (several changes of one server merge, the
+        later winning). Rows that do not exist are left alone (these are updates of servers
+        the hub knows, e.g. the culler stopping 500 at once: one statement per kind of change,
+        not two per server)."""
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for name, server, given in changes:
+            merged.setdefault((name, server), {}).update(given)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for (name, server), given in merged.items():
+            values = server_values(**given)
+            if values:
+                keys = tuple(sorted(values))
+                row = {"_n": name, "_s": server} | {f"_v_{k}": v for k, v in values.items()}
+                groups.setdefault(keys, []).append(row)
+        if not groups:
+            return
+        with self.transaction() as db:
+            connection = db.connection()
+            for keys, rows in groups.items():
+                statement = (
+                    update(_SERVERS)
+                    .where(_SERVER_OF_NAMES)
+                    .values({key: bindparam(f"_v_{key}") for key in keys})
+                )
+                connection.execute(statement, rows)
 
     def rename_server(self, name: str, server: str, new: str) -> bool:
         """Rename user ``name``'s named server (its row); False if ``server`` is absent.
@@ -626,6 +652,25 @@ def admin_filter(admin: bool | None) -> list[ColumnElement[bool]]:
     return [] if admin is None else [User.admin == admin]
 
 
+# Statements run with many parameter sets at once (executemany): bound by name, built once.
+_USERS = cast(Table, User.__table__)
+_SERVERS = cast(Table, Server.__table__)
+_USER_ID_OF_NAME = select(_USERS.c.id).where(_USERS.c.name == bindparam("_n")).scalar_subquery()
+_SERVER_OF_NAMES = (_SERVERS.c.user_id == _USER_ID_OF_NAME) & (_SERVERS.c.name == bindparam("_s"))
+_USER_ACTIVITY = (
+    update(_USERS)
+    .where(_USERS.c.name == bindparam("_n"))
+    .where(_USERS.c.last_activity.is_(None) | (_USERS.c.last_activity < bindparam("_w")))
+    .values(last_activity=bindparam("_w"))
+)
+_SERVER_ACTIVITY = (
+    update(_SERVERS)
+    .where(_SERVER_OF_NAMES)
+    .where(_SERVERS.c.last_activity.is_(None) | (_SERVERS.c.last_activity < bindparam("_w")))
+    .values(last_activity=bindparam("_w"))
+)
+
+
 def user_id_query(name: str) -> Any:
     return select(User.id).where(User.name == name).scalar_subquery()
 
@@ -665,4 +710,3 @@ def store_unavailable(exc: BaseException, now: Callable[[], float] = time.monoto
         log.error("database %s: %s (answering 503 until it recovers; logged again in at most "
                   "%.0f minutes if it lasts)", kind, text, TROUBLE_LOG_EVERY / 60)  # fmt: skip
     return StoreUnavailableError(DISK_FULL_MESSAGE if full else UNREACHABLE_MESSAGE, detail=text)
-

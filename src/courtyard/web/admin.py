@@ -126,7 +126,7 @@ def listing_url(query: UserQuery, page: int, **changes: Any) -> str:
     return "/hub/admin" + (f"?{urlencode(kept)}" if kept else "")
 
 
-def build_rows(
+async def build_rows(
     request: web.Request, found: list[tuple[UserRecord, ServerRecord | None]]
 ) -> list[Row]:
     c = ctx(request)
@@ -135,7 +135,7 @@ def build_rows(
         for user, server in found
         if server and server.state == "running" and server.spawner_state.get("pid")
     }
-    usage = request.app[USAGE].measure(pids.values())
+    usage = await request.app[USAGE].measured(pids.values())
     named: dict[str, list[ServerRecord]] = {}
     if c.settings.named_servers > 0:
         named = c.store.servers_by_user([user.name for user, _ in found])
@@ -184,7 +184,7 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "admin.html",
-        rows=build_rows(request, found.rows),
+        rows=await build_rows(request, found.rows),
         query=query,
         page=page,
         pages=pages,

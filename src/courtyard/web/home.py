@@ -56,7 +56,7 @@ async def home(request: web.Request) -> web.StreamResponse:
         cull_notice=cull_notice(request, who.name),
         limit_notices=limit_notices,
         named_servers=c.settings.named_servers,
-        my_servers=[(view, memory_of(request, view)) for view in views if c.settings.named_servers],
+        my_servers=await memory_of(request, who.name, views) if c.settings.named_servers else [],
         profiles=c.settings.offered_profiles(who.name),
         **sharing_of(request, who, [view.server for view in views]),
     )
@@ -77,18 +77,27 @@ def sharing_of(request: web.Request, who: Principal, servers: list[str]) -> dict
     }
 
 
-def memory_of(request: web.Request, view: ServerView) -> str:
-    """The server's resident memory (with its kernels), for the "My servers" table."""
+async def memory_of(
+    request: web.Request, user: str, views: list[ServerView]
+) -> list[tuple[ServerView, str]]:
+    """``user``'s servers, each with its resident memory (with its kernels; "" when it is not
+    running), for the "My servers" table: one /proc scan for all of them, in a thread."""
     from courtyard.web.admin import USAGE, format_bytes  # admin imports this module
 
-    if view.state != "running":
-        return ""
-    record = ctx(request).store.get_server(view.user, view.server)
-    pid = record.spawner_state.get("pid") if record else None
-    if not isinstance(pid, int):
-        return ""
-    usage = request.app[USAGE].measure([pid]).get(pid)
-    return format_bytes(usage.rss_bytes) if usage else ""
+    records = {r.server: r for r in ctx(request).store.list_servers(user=user)}
+    pids: dict[str, int] = {}
+    for view in views:
+        record = records.get(view.server)
+        pid = record.spawner_state.get("pid") if record and view.state == "running" else None
+        if isinstance(pid, int):
+            pids[view.server] = pid
+    usage = await request.app[USAGE].measured(pids.values())
+
+    def shown(server: str) -> str:
+        found = usage.get(pids.get(server, -1))
+        return format_bytes(found.rss_bytes) if found else ""
+
+    return [(view, shown(view.server)) for view in views]
 
 
 def own_server(request: web.Request, who: Principal) -> str:
