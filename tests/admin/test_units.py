@@ -4,7 +4,9 @@ language preset."""
 from __future__ import annotations
 
 import json
+import os
 import pwd
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ import pytest
 
 from courtyard.auth import unixaccounts
 from courtyard.errors import AuthError, ProtectedAccountError, UserExistsError
-from courtyard.hub.usage import UsageMeter
+from courtyard.hub.usage import UsageMeter, children_listed, scan, tree_of, walk_tree
 from courtyard.singleuser.labsettings import SETTINGS_FILE, preset_lab_language
 from courtyard.store.store import Store, UserQuery
 from tests.admin.conftest import random_name, remove_account
@@ -175,6 +177,36 @@ def test_usage_counts_the_server_and_its_children() -> None:
         parent.kill()
         parent.wait()
     assert meter.measure([parent.pid]) == {}
+
+
+TREE = """
+import subprocess, sys, threading, time
+sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+grand = [sys.executable, "-c", "import subprocess, sys, time; "
+         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"]
+subprocess.Popen(sleep)
+threading.Thread(target=lambda: subprocess.Popen(grand)).start()  # forked by another thread
+time.sleep(60)
+"""
+
+
+def test_walking_down_from_a_server_finds_what_a_whole_scan_finds() -> None:
+    assert children_listed()  # Debian's kernels list children; else the meter scans /proc
+    parent = subprocess.Popen([sys.executable, "-c", TREE])
+    try:
+        deadline = time.monotonic() + 15
+        while len(tree_of(parent.pid, scan())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        scanned = {s.pid for s in tree_of(parent.pid, scan())}
+        walked = {s.pid for s in walk_tree(parent.pid)}
+        assert len(scanned) == 4  # the server, its two children, a grandchild
+        assert walked == scanned
+        assert walk_tree(2**22 + 7) == []  # no such process
+    finally:
+        for pid in sorted({s.pid for s in tree_of(parent.pid, scan())} - {parent.pid}):
+            os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
 
 
 def test_lab_language_is_preset_once_and_never_overwritten(tmp_path: Path) -> None:

@@ -83,6 +83,47 @@ def tree_of(root: int, samples: Mapping[int, ProcSample]) -> list[ProcSample]:
     return found
 
 
+def children_listed(proc: Path = PROC) -> bool:
+    """Whether the kernel lists each thread's children (``/proc/<pid>/task/<tid>/children``,
+    CONFIG_PROC_CHILDREN; Debian's kernels have it)."""
+    me = os.getpid()
+    return os.path.exists(f"{proc}/{me}/task/{me}/children")
+
+
+def read_children(pid: int, proc: Path = PROC) -> list[int]:
+    """The pids of ``pid``'s children: every thread's ``children`` file (a child is listed
+    under the thread that forked it)."""
+    try:
+        tasks = os.listdir(f"{proc}/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+    found = []
+    for tid in tasks:
+        try:
+            with open(f"{proc}/{pid}/task/{tid}/children", "rb") as listed:
+                found += [int(child) for child in listed.read().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue  # the thread ended meanwhile
+    return found
+
+
+def walk_tree(root: int, proc: Path = PROC) -> list[ProcSample]:
+    """``root`` and its living descendants, walked down from it: a few files per process of
+    the tree instead of every process on the machine (1,100 stat files with 1,000 servers)."""
+    found = []
+    todo = [root]
+    seen = set()
+    while todo:
+        pid = todo.pop()
+        sample = read_sample(pid, proc) if pid not in seen else None
+        seen.add(pid)
+        if sample is None:
+            continue
+        found.append(sample)
+        todo += read_children(pid, proc)
+    return found if found and found[0].pid == root else []
+
+
 def uptime_ticks(proc: Path = PROC) -> float:
     return float((proc / "uptime").read_text().split()[0]) * TICKS
 
@@ -112,14 +153,19 @@ class UsageMeter:
             return self._measure(wanted)
 
     def _measure(self, wanted: list[int]) -> dict[int, Usage]:
-        samples = scan(self.proc)
+        walk = children_listed(self.proc)
+        samples = {} if walk else scan(self.proc)
         now, boot_age = self.clock(), uptime_ticks(self.proc)
         usage = {}
         for pid in wanted:
-            tree = tree_of(pid, samples)
+            tree = walk_tree(pid, self.proc) if walk else tree_of(pid, samples)
             if tree:
                 usage[pid] = self._usage(pid, tree, now, boot_age)
-        self._last = {pid: last for pid, last in self._last.items() if pid in samples}
+
+        def alive(pid: int) -> bool:
+            return os.path.exists(f"{self.proc}/{pid}") if walk else pid in samples
+
+        self._last = {pid: last for pid, last in self._last.items() if alive(pid)}
         return usage
 
     def _usage(self, pid: int, tree: list[ProcSample], now: float, boot_age: float) -> Usage:
