@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
+from benchkit import stop_process
 from sqlalchemy import insert
 
 from courtyard.auth.passwords import hash_password
@@ -147,8 +148,7 @@ def main() -> None:
         results = asyncio.run(measure(base, args.rounds, args.users))
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(20)
+            stop_process(proc, 20)
         shutil.rmtree(root, ignore_errors=True)
     print(
         f"\n$ python bench/admin_page.py --users {args.users} --running {args.running} "

@@ -58,6 +58,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import controlseed  # noqa: E402
 import jupyterhub_ref  # noqa: E402
+from benchkit import stop_process  # noqa: E402
 from loadbench.pgrestart import private_postgres  # noqa: E402
 
 from courtyard.store.models import Base  # noqa: E402
@@ -200,12 +201,7 @@ def courtyard_hub(
             time.sleep(0.1)
         yield url, lines, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 30)
 
 
 @contextmanager

@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchkit import stop_process
+
 JUPYTERHUB_SPEC = "jupyterhub==6.1.*"
 SAME_AS_COURTYARD = ("jupyterlab==4.6.6", "jupyter_server==2.21.1", "ipykernel==7.4.0")
 CHP = "configurable-http-proxy"
@@ -233,13 +235,7 @@ def api_get(hub: RunningHub, path: str, timeout: float = 10) -> object:
 
 def stop(hub: RunningHub, timeout: float = 30.0) -> None:
     """SIGTERM the hub (it stops users' servers and CHP: cleanup_servers), then its group."""
-    if hub.proc.poll() is None:
-        hub.proc.send_signal(signal.SIGTERM)
-        try:
-            hub.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            hub.proc.kill()
-            hub.proc.wait(5)
+    stop_process(hub.proc, timeout, reap=5)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(hub.proc.pid, signal.SIGKILL)  # CHP and the culler are in its group
 

@@ -3,7 +3,8 @@
     sudo python bench/spawn.py [--rounds 5]
 
 Needs root (servers run as a real Unix user; a throwaway account `cybench` is created and
-removed unless --user/--password name an existing one). Both sides are timed from "asked to
+removed unless --user/--password name an existing one; a managed user is locked for the
+run, so a second run at once refuses, bench/benchkit.py). Both sides are timed from "asked to
 start" to "the server answers on its unix socket", detected by polling the socket (no
 sleeps): for Courtyard that is the POST of the start form until the progress stream says
 ready; for the bare start, process launch until GET /api answers. Rounds alternate, so drift
@@ -16,7 +17,6 @@ import argparse
 import asyncio
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import socket
@@ -29,22 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit import throwaway_users
 from tests.hubclient import HubClient
 from tests.hubprocess import HubProcess
 
 BENCH_USER = "cybench"
-
-
-def ensure_user(name: str, password: str) -> bool:
-    """Create ``name`` if missing; True if we created it (and so must remove it)."""
-    try:
-        pwd.getpwnam(name)
-        created = False
-    except KeyError:
-        subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
-        created = True
-    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
-    return created
 
 
 def http_ready(sock_path: str) -> bool:
@@ -159,13 +148,11 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/spawn.py needs root: servers run as a real Unix user", file=sys.stderr)
         return 2
-    password = args.password or "Bench-" + secrets.token_urlsafe(12)
-    created = ensure_user(args.user, password) if not args.password else False
-    try:
-        asyncio.run(run(args.rounds, args.user, password))
-    finally:
-        if created:
-            subprocess.run(["userdel", "-r", args.user], check=False, capture_output=True)
+    if args.password:  # an existing user the bench does not manage
+        asyncio.run(run(args.rounds, args.user, args.password))
+        return 0
+    with throwaway_users(args.user, [args.user]) as users:
+        asyncio.run(run(args.rounds, args.user, users[args.user]))
     return 0
 
 

@@ -4,7 +4,8 @@
         [--path api/events/subscribe]
 
 Starts one real server (``python -m courtyard.singleuser``, JupyterLab when installed) as a
-throwaway Unix user (``cywsopen``, created and removed here), on its own unix socket, then for
+throwaway Unix user (``cywsopen``, created and removed here, locked for the run: a
+second run at once refuses, bench/benchkit.py), on its own unix socket, then for
 each concurrency opens ``--count`` WebSockets and holds them all open until the last one is
 up: (a) straight to the server's socket with the hub's secret headers, (b) through
 Courtyard's real ProxyServer (uvloop, a route to that socket, a session cookie). Printed per
@@ -22,7 +23,6 @@ import pwd
 import resource
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +37,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadbench.stats import processes_of
+from benchkit import stop_process, throwaway_users
 
 from courtyard.auth.principal import Principal
 from courtyard.proxy import ProxyServer, Route, RouteTable
@@ -54,24 +54,6 @@ class OneCookieGate:
 
     def identify(self, cookie: str | None, authorization: str | None) -> Principal | None:
         return Principal(USER) if cookie == COOKIE else None
-
-
-@contextmanager
-def throwaway_user() -> Iterator[pwd.struct_passwd]:
-    try:
-        pwd.getpwnam(USER)
-        created = False
-    except KeyError:
-        subprocess.run(["useradd", "-m", "-s", "/bin/bash", USER], check=True)
-        created = True
-    try:
-        yield pwd.getpwnam(USER)
-    finally:
-        if created:
-            for pid in processes_of({pwd.getpwnam(USER).pw_uid}):  # its own, by pid
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            subprocess.run(["userdel", "-r", USER], check=False, capture_output=True)
 
 
 @contextmanager
@@ -93,12 +75,7 @@ def users_server(user: pwd.struct_passwd, run_dir: Path, secret: str) -> Iterato
             time.sleep(0.2)
         yield sock
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 10)
         log.close()
 
 
@@ -171,7 +148,9 @@ def main() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))
     secret = secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="cywsopen-") as tmp, throwaway_user() as user:
+    with tempfile.TemporaryDirectory(prefix="cywsopen-") as tmp, \
+            throwaway_users(USER, [USER], passwords=False):  # fmt: skip
+        user = pwd.getpwnam(USER)
         os.chmod(tmp, 0o755)  # noqa: S103 (the user's server makes its socket below it)
         with users_server(user, Path(tmp) / "run", secret) as sock:
             uvloop.run(measure(sock, args, secret))

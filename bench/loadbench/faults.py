@@ -30,6 +30,7 @@ from pathlib import Path
 
 import aiohttp
 import websockets
+from benchkit import processes_of
 
 from loadbench.crowd import run_crowd
 from loadbench.diskfull import run_disk_full
@@ -46,11 +47,19 @@ from loadbench.people import (
     start_server,
     wait_ready,
 )
+from loadbench.pgrestart import run_pg_restart
 from loadbench.report import MIB, verify_saves
-from loadbench.stats import Stats, percentile, processes_of
+from loadbench.stats import Stats, percentile
+from loadbench.underload import (
+    fault_under_load,
+    first_ok,
+    server_status_url,
+    wait_until_running,
+)
 
 NAMES = ("hub-kill", "worker-kill", "pg-restart", "sigstop", "flood", "disk-full", "crowd")
 Verdict = tuple[str, bool, str]
+Pids = dict[str, int]  # "user/server" -> the server's pid
 
 
 def selected(spec: str) -> list[str]:
@@ -74,8 +83,6 @@ def run(name: str, people: list[Person], work: Path, args: argparse.Namespace) -
     if name == "disk-full":
         return run_disk_full(people, work, duration)
     if name == "pg-restart":
-        from loadbench.pgrestart import run_pg_restart  # it uses this module's helpers
-
         return run_pg_restart(crowd, work, duration)
     if name in ("hub-kill", "worker-kill"):
         extra = "workers = 2" if name == "worker-kill" else ""
@@ -85,36 +92,10 @@ def run(name: str, people: list[Person], work: Path, args: argparse.Namespace) -
         return asyncio.run(one_bad_server(name, cy, crowd, duration))
 
 
-async def load_with(
-    cy: CourtyardHub, crowd: list[Person], duration: float, stats: Stats
-) -> list[asyncio.Task[None]]:
-    deadline = time.monotonic() + duration
-    hub = Hub("courtyard", cy.base_url)
-    return [asyncio.create_task(live_a_session(p, hub, stats, deadline)) for p in crowd]
-
-
-async def wait_until_running(cy: CourtyardHub, crowd: list[Person], timeout: float) -> bool:
-    headers = {"Authorization": f"token {cy.admin_token}"}
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(headers=headers) as http:
-        while time.monotonic() < deadline:
-            async with http.get(cy.base_url + "/hub/api/users?state=ready") as r:
-                ready = {u["name"] for u in await r.json()} if r.status == 200 else set()
-            if all(p.name in ready for p in crowd):
-                return True
-            await asyncio.sleep(1)
-    return False
-
-
 async def kill_mid_load(
     name: str, cy: CourtyardHub, crowd: list[Person], duration: float
 ) -> Verdict:
-    stats = Stats()
-    tasks = await load_with(cy, crowd, duration, stats)
-    if not await wait_until_running(cy, crowd, 240):
-        return name, False, "not every server started before the fault"
-    async with new_session(Hub("courtyard", cy.base_url)) as kept:
-        await login(kept, Hub("courtyard", cy.base_url), crowd[0])  # a cookie kept across
+    async def kill(kept: aiohttp.ClientSession) -> tuple[int, float, Pids, Pids]:
         servers_before = await server_pids(cy)
         if name == "hub-kill":
             victim = cy.pids()["hub"]
@@ -125,26 +106,25 @@ async def kill_mid_load(
             victim = next(pid for n, pid in cy.pids().items() if n.startswith("worker"))
             os.kill(victim, signal.SIGKILL)
         began = time.monotonic()
-        status = await first_ok(kept, f"{cy.base_url}/user/{crowd[0].name}/api/status", 60)
+        status = await first_ok(kept, server_status_url(cy, crowd[0]), 60)
         recovered = time.monotonic() - began
-        servers_after = await server_pids(cy)  # re-attached: the same pids, still running
-        window_end = time.monotonic() + 5  # connections the kill cut, and their retries
-    await asyncio.gather(*tasks)
-    await verify_saves(Hub("courtyard", cy.base_url), cy.admin_token, stats)
-    cut = sum(1 for t in stats.error_times if t <= window_end)
-    later = len(stats.error_times) - cut
-    survived = bool(servers_before) and servers_after == servers_before
+        return status, recovered, servers_before, await server_pids(cy)
+
+    run = await fault_under_load(cy, crowd, duration, kill, window=5)
+    if run is None:
+        return name, False, "not every server started before the fault"
+    status, recovered, servers_before, servers_after = run.measured
+    survived = bool(servers_before) and servers_after == servers_before  # re-attached
     survived = survived and all(alive(pid) for pid in servers_before.values())
-    ok = status == 200 and not stats.lost and survived and later == 0
+    ok = status == 200 and survived and run.clean
     detail = (f"next request with the old cookie: HTTP {status} after {recovered:.1f} s; "
               f"{len(servers_before)} servers, {'all' if survived else 'NOT all'} survived; "
-              f"{len(stats.saves)} saves, {len(stats.lost)} lost; {cut} requests cut by the "
-              f"kill (retried), {later} errors after it ({dict(stats.errors.most_common(4))})"
-              )  # fmt: skip
+              f"{run.saves}; {run.cut} requests cut by the kill (retried), {run.later} errors "
+              f"after it ({run.error_kinds})")  # fmt: skip
     return name, ok, detail
 
 
-async def server_pids(cy: CourtyardHub) -> dict[str, int]:
+async def server_pids(cy: CourtyardHub) -> Pids:
     """Each running server's pid as the hub recorded it (the model's ``state``, scope
     ``admin:server_state``): the processes that must outlive a kill of the hub or a worker."""
     headers = {"Authorization": f"token {cy.admin_token}"}
@@ -165,21 +145,6 @@ def restart_on_same_port(cy: CourtyardHub) -> None:
     process.listen_port = process.port
     process.proc = None
     process.start(timeout=60)
-
-
-async def first_ok(http: aiohttp.ClientSession, url: str, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    status = 0
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(url, allow_redirects=False) as r:
-                status = r.status
-                if status == 200:
-                    return status
-        except (aiohttp.ClientError, OSError):
-            status = -1
-        await asyncio.sleep(0.2)
-    return status
 
 
 async def health_lag(base: str, deadline: float, lags: list[float]) -> None:

@@ -2,17 +2,16 @@
 
 Courtyard is started as ``courtyard up`` (tests/hubprocess.py's HubProcess: the real CLI, its
 ready line); JupyterHub by bench/jupyterhub_ref.py. Bench users ``cyload01``.. are created with
-useradd (random passwords) and removed with userdel at the end unless they existed before.
+useradd (random passwords) and removed with userdel at the end unless they existed before;
+a run holds their lock throughout, and refuses if another run holds it (bench/benchkit.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,8 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchkit import throwaway_users
+
 from loadbench.people import Person
-from loadbench.stats import processes_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -32,27 +32,11 @@ USER_PREFIX = "cyload"
 
 @contextmanager
 def bench_users(count: int) -> Iterator[list[Person]]:
-    """``count`` Unix users cyload01.. with fresh passwords; the ones created here are removed."""
-    people, created = [], []
-    for n in range(1, count + 1):
-        name = f"{USER_PREFIX}{n:02d}"
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "-m", "-s", "/bin/bash", name], check=True)
-            created.append(name)
-        password = secrets.token_urlsafe(12)
-        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
-        people.append(Person(name, password))
-    try:
-        yield people
-    finally:
-        leftover = processes_of({pwd.getpwnam(name).pw_uid for name in created})
-        for pid in leftover:  # servers the hubs left behind, by pid; bench users only
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        for name in created:
-            subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
+    """``count`` Unix users cyload01.. with fresh passwords, locked for this run (benchkit.py);
+    the ones created here are removed, with whatever the hubs left running as them."""
+    names = [f"{USER_PREFIX}{n:02d}" for n in range(1, count + 1)]
+    with throwaway_users(USER_PREFIX, names) as users:
+        yield [Person(name, password) for name, password in users.items()]
 
 
 def uids(people: list[Person]) -> set[int]:

@@ -23,11 +23,9 @@ from pathlib import Path
 
 import aiohttp
 
-from loadbench.faults import first_ok, load_with, wait_until_running
 from loadbench.hubs import CourtyardHub, start_courtyard
-from loadbench.people import Hub, Person, login, new_session
-from loadbench.report import verify_saves
-from loadbench.stats import Stats
+from loadbench.people import Person
+from loadbench.underload import fault_under_load, first_ok, server_status_url
 
 Verdict = tuple[str, bool, str]
 OUTAGE = 5.0  # seconds PostgreSQL stays down between its stop and its start
@@ -117,14 +115,9 @@ def run_pg_restart(crowd: list[Person], work: Path, duration: float) -> Verdict:
 async def restart_mid_load(
     cy: CourtyardHub, pg: Postgres, crowd: list[Person], duration: float
 ) -> Verdict:
-    stats = Stats()
-    tasks = await load_with(cy, crowd, duration, stats)
-    if not await wait_until_running(cy, crowd, 240):
-        return "pg-restart", False, "not every server started before the fault"
-    hub = Hub("courtyard", cy.base_url)
     hub_pid = cy.pids()["hub"]
-    async with new_session(hub) as kept:
-        await login(kept, hub, crowd[0])
+
+    async def restart(kept: aiohttp.ClientSession) -> tuple[float, int, float, int, int]:
         began = time.monotonic()
         await asyncio.to_thread(pg.ctl, "stop", "-m", "fast")
         await asyncio.sleep(OUTAGE)  # a restart that takes a while, as a real one may
@@ -134,19 +127,18 @@ async def restart_mid_load(
         async with aiohttp.ClientSession(headers=headers) as api:
             api_status = await first_ok(api, cy.base_url + "/hub/api/users", 60)
         api_back = time.monotonic() - began
-        status = await first_ok(kept, f"{cy.base_url}/user/{crowd[0].name}/api/status", 60)
+        status = await first_ok(kept, server_status_url(cy, crowd[0]), 60)
         page = await first_ok(kept, cy.base_url + "/hub/home", 30)
-        window_end = time.monotonic() + 2
-    await asyncio.gather(*tasks)
-    await verify_saves(hub, cy.admin_token, stats)
+        return down, api_status, api_back, status, page
+
+    run = await fault_under_load(cy, crowd, duration, restart, window=2)
+    if run is None:
+        return "pg-restart", False, "not every server started before the fault"
+    down, api_status, api_back, status, page = run.measured
     alive = os.path.exists(f"/proc/{hub_pid}") and cy.pids()["hub"] == hub_pid
-    cut = sum(1 for t in stats.error_times if t <= window_end)
-    later = len(stats.error_times) - cut
-    ok = alive and api_status == 200 and status == 200 and page == 200 and not stats.lost
-    ok = ok and later == 0
+    ok = alive and api_status == 200 and status == 200 and page == 200 and run.clean
     detail = (f"PostgreSQL down/up in {down:.1f} s; hub {'kept running' if alive else 'DIED'}; "
               f"API HTTP {api_status} {api_back:.1f} s after the restart began; old cookie: "
-              f"server {status}, home page {page}; {len(stats.saves)} saves, {len(stats.lost)} "
-              f"lost; {cut} requests failed around the restart, {later} after it "
-              f"({dict(stats.errors.most_common(4))})")  # fmt: skip
+              f"server {status}, home page {page}; {run.saves}; {run.cut} requests failed "
+              f"around the restart, {run.later} after it ({run.error_kinds})")  # fmt: skip
     return "pg-restart", ok, detail

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -14,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from benchkit import stop_process
 
 STOP_GRACE = 3.0
 POLL = 0.02
@@ -125,13 +126,7 @@ class Children:
         return child
 
     def stop(self, child: Child) -> None:
-        if child.popen.poll() is None:
-            child.popen.send_signal(signal.SIGTERM)
-            try:
-                child.popen.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                child.popen.kill()
-                child.popen.wait(STOP_GRACE)
+        stop_process(child.popen, STOP_GRACE, reap=STOP_GRACE)
         if child in self.started:
             self.started.remove(child)
 

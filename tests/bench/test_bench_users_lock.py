@@ -1,0 +1,101 @@
+"""Two bench runs at once must not share their throwaway Unix users (one run's ``userdel -r``
+deleted the other's notebooks): bench/load.py refuses while another process holds the cyload
+users' lock, or while an existing cyload user runs processes, and lets the lock go at the end
+(tests/bench/test_load_smoke.py checks that after a whole run)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH_DIR))
+
+from benchkit import lock_path  # noqa: E402
+
+pytestmark = pytest.mark.root
+LOAD = BENCH_DIR / "load.py"
+
+
+@contextmanager
+def held_lock(group: str) -> Iterator[None]:
+    """Take the lock as a bench run would (our pid in the file); skip if a real run has it."""
+    fd = os.open(lock_path(group), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pytest.skip(f"a bench run holds {lock_path(group)} right now")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def lock_is_free(group: str) -> bool:
+    fd = os.open(lock_path(group), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def run_smoke() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(LOAD), "--smoke"], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_load_bench_refuses_while_another_run_holds_the_cyload_users() -> None:
+    existed = exists("cyload01")
+    with held_lock("cyload"):
+        done = run_smoke()
+        assert lock_path("cyload").read_text() == f"{os.getpid()}\n"  # the refusal left it
+    assert done.returncode != 0, done.stdout + done.stderr
+    message = (f"another bench run (pid {os.getpid()}) is using the cyload users; "
+               "wait for it or stop it")  # fmt: skip
+    assert done.stderr.strip().splitlines()[-1] == message, done.stderr
+    assert "== Load:" not in done.stdout, done.stdout
+    assert exists("cyload01") == existed  # nothing created, nothing removed
+    assert lock_is_free("cyload")
+
+
+def test_load_bench_refuses_a_cyload_user_that_runs_processes() -> None:
+    created = not exists("cyload01")
+    if created:
+        subprocess.run(["useradd", "-m", "-s", "/bin/bash", "cyload01"], check=True)
+    busy = subprocess.Popen(["sleep", "120"], user="cyload01", cwd="/")
+    try:
+        done = run_smoke()
+    finally:
+        busy.kill()
+        busy.wait(10)
+        if created:
+            subprocess.run(["userdel", "-r", "cyload01"], check=False, capture_output=True)
+    assert done.returncode != 0, done.stdout + done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Unix user 'cyload01' (uid "), done.stderr
+    assert str(busy.pid) in last, done.stderr
+    assert "another bench run may be using it" in last, done.stderr
+    assert "== Load:" not in done.stdout, done.stdout
+    assert lock_is_free("cyload")
