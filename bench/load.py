@@ -23,6 +23,7 @@ import asyncio
 import os
 import platform
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -67,7 +68,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.smoke:
         args.people, args.duration, args.api_clients, args.api_duration = 2, 20.0, 20, 5.0
         args.no_jupyterhub, args.faults = True, "none"
+    try:  # before any user is created or hub started
+        args.fault_names = faults.selected(args.faults)
+    except SystemExit as e:
+        p.error(str(e))
     return args
+
+
+def exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a `kill`, a timeout) ends the run as Ctrl-C does: through the cleanups that
+    stop the hubs and remove the bench users."""
+    raise SystemExit(128 + signum)
 
 
 async def sample_until(
@@ -127,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("bench/load.py needs root (real Unix users, PAM).", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # 500 sockets; the hub inherits it
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))
     print("command: " + " ".join([sys.executable, *sys.argv]), flush=True)
@@ -140,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run_courtyard(people, args, work))
         if not args.no_jupyterhub:
             runs.append(run_jupyterhub(people, args, work))
-        for name in faults.selected(args.faults):
+        for name in args.fault_names:
             verdicts.append(faults.run(name, people, work, args))
     print("machine (end): " + machine_line())
     print_report(runs, verdicts, args)

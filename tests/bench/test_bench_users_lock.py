@@ -99,3 +99,17 @@ def test_load_bench_refuses_a_cyload_user_that_runs_processes() -> None:
     assert "another bench run may be using it" in last, done.stderr
     assert "== Load:" not in done.stdout, done.stdout
     assert lock_is_free("cyload")
+
+
+def test_an_unknown_fault_is_refused_before_anything_starts() -> None:
+    """``--faults bogus`` once started a whole 40-person run (the names were checked after the
+    users were made): now argparse refuses it at once."""
+    users_before = {p.pw_name for p in pwd.getpwall()}
+    done = subprocess.run(
+        [sys.executable, str(LOAD), "--faults", "hub-kill,bogus"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "unknown fault 'bogus'; known: hub-kill," in done.stderr
+    assert "command:" not in done.stdout  # nothing ran
+    assert {p.pw_name for p in pwd.getpwall()} == users_before
