@@ -53,6 +53,10 @@ class Run:
     sampler: Sampler = field(default_factory=Sampler)
     api_sampler: Sampler = field(default_factory=Sampler)
     wall: float = 0.0
+    # the bench's own process in the API-only phase: its CPU seconds and how late its event
+    # loop woke (a saturated client times out on its own, whatever the hub does)
+    api_client_cpu: float = 0.0
+    api_client_lag: list[float] = field(default_factory=list)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -101,8 +105,19 @@ async def drive(
     deadline = time.monotonic() + args.api_duration
     clients = [api_client(hub.base_url, token, run.api_stats, deadline, k)
                for k in range(args.api_clients)]  # fmt: skip
-    await asyncio.gather(sample_until(run.api_sampler, pids, user_uids, deadline), *clients)
+    cpu = time.process_time()
+    await asyncio.gather(sample_until(run.api_sampler, pids, user_uids, deadline),
+                         loop_lag(deadline, run.api_client_lag), *clients)  # fmt: skip
+    run.api_client_cpu = time.process_time() - cpu
     await verify_saves(hub, token, run.stats)
+
+
+async def loop_lag(deadline: float, lags: list[float]) -> None:
+    """How late this process's event loop wakes from a 0.1 s sleep, until the deadline."""
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        await asyncio.sleep(0.1)
+        lags.append(time.monotonic() - began - 0.1)
 
 
 def run_courtyard(people: list[Person], args: argparse.Namespace, work: Path) -> Run:

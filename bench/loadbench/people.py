@@ -221,7 +221,14 @@ FAILURES = (StepError, aiohttp.ClientError, websockets.WebSocketException, OSErr
 
 
 def kind_of(e: BaseException) -> str:
-    return str(e) if isinstance(e, StepError) else type(e).__name__
+    """An error's kind for the report: a WebSocket refused at its handshake says which HTTP
+    status (and the start of the body) refused it."""
+    if isinstance(e, StepError):
+        return str(e)
+    if isinstance(e, websockets.InvalidStatus):
+        body = (e.response.body or b"")[:60].decode(errors="replace").replace("\n", " ")
+        return f"InvalidStatus HTTP {e.response.status_code} {body}".rstrip()
+    return type(e).__name__
 
 
 async def work(

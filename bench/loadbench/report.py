@@ -76,6 +76,11 @@ def resource_rows(run: Any) -> list[str]:
         f"{a.infra_peak / MIB:.0f} MiB (API-only); users' servers peak RSS "
         f"{s.servers_peak / MIB:.0f} MiB",
         f"  {run.name}: CPU people phase: {cpu}; API-only phase: {api_cpu}",
+        f"  {run.name}: the bench client itself in the API-only phase: CPU "
+        f"{run.api_client_cpu:.1f} s; its event loop woke late by p50 "
+        f"{percentile(run.api_client_lag, 50) * 1000:.0f} ms, p99 "
+        f"{percentile(run.api_client_lag, 99) * 1000:.0f} ms, max "
+        f"{max(run.api_client_lag, default=0.0) * 1000:.0f} ms",
     ]
 
 

@@ -29,10 +29,16 @@ from courtyard.auth.throttle import LoginThrottle
 from courtyard.config.load import settings_to_data
 from courtyard.config.settings import Settings, running_as_root
 from courtyard.culler.loop import Culler
-from courtyard.daemon.adminsocket import admin_socket_path, build_admin_app, serve_admin_socket
+from courtyard.daemon.adminsocket import (
+    admin_socket_path,
+    bind_private_socket,
+    build_admin_app,
+    serve_admin_socket,
+)
 from courtyard.daemon.records import remove_status, write_status
 from courtyard.hub.servers import ServerManager
 from courtyard.ports import bind_or_explain, shared_listeners
+from courtyard.proxy.acceptor import Acceptor
 from courtyard.proxy.fleet import WorkerFleet
 from courtyard.proxy.routes import RouteTable
 from courtyard.proxy.server import ProxyServer, service_endpoints
@@ -53,6 +59,7 @@ log = logging.getLogger("courtyard")
 COOKIE = "courtyard-session"
 # The proxy in front bounds every head (ProxyLimits: 16 KiB a line, 64 KiB in all) and answers
 # 431 itself; the control plane must accept whatever passes, plus the lines the proxy adds.
+CONTROL_PLANE_BACKLOG = 1024
 CONTROL_PLANE_HEADER_BYTES = 128 * 1024
 
 
@@ -102,6 +109,7 @@ class Courtyard:
         self.fleet: WorkerFleet | None = None
         self.first_account: tuple[str, str] | None = None  # (name, password), shown once
         self._runner: web.AppRunner | None = None
+        self._control_acceptor: Acceptor | None = None
         self._admin_runner: web.AppRunner | None = None
         self.access: Access | None = None
         self.limiter: Limiter | None = None
@@ -274,9 +282,11 @@ class Courtyard:
             max_field_size=CONTROL_PLANE_HEADER_BYTES,
         )
         await self._runner.setup()
-        site = web.UnixSite(self._runner, str(sock))
-        await site.start()
-        os.chmod(sock, 0o600)
+        server = self._runner.server
+        assert server is not None  # set by setup()
+        listening = bind_private_socket(sock)  # 0600: root's proxy workers, nobody else
+        listening.listen(CONTROL_PLANE_BACKLOG)  # deep: 1,000 API clients at once are 1,000
+        self._control_acceptor = Acceptor(listening, server)  # connections from the proxy
 
     @property
     def port(self) -> int:
@@ -304,6 +314,8 @@ class Courtyard:
             self.layout.admin_socket.unlink(missing_ok=True)
         if self.servers is not None:
             await self.servers.close()
+        if self._control_acceptor is not None:
+            self._control_acceptor.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self.store is not None:

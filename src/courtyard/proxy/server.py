@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from courtyard.auth.principal import Gate
 from courtyard.config.tables import ServiceConfig
 from courtyard.errors import ConfigError
+from courtyard.ports import family_of
+from courtyard.proxy.acceptor import Acceptor
 from courtyard.proxy.client import ClientConnection
 from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.dispatch import identify
@@ -50,7 +52,7 @@ class ProxyServer:
         self._limits = limits
         self._services = dict(services or {})
         self._log = log or logging.getLogger("courtyard.proxy")
-        self._server: asyncio.AbstractServer | TlsPort | None = None
+        self._server: Acceptor | TlsPort | None = None
         self._ctx: ProxyContext | None = None
         self._port = 0
 
@@ -85,16 +87,12 @@ class ProxyServer:
             else:
                 await tls_port.start(host, port, reuse_port=reuse_port)
             self._server = tls_port
-        elif sock is not None:
-            self._server = await loop.create_server(lambda: ClientConnection(ctx), sock=sock)
-        else:
-            self._server = await loop.create_server(
-                lambda: ClientConnection(ctx),
-                host,
-                port,
-                reuse_port=reuse_port or None,
-                backlog=1024,
-            )
+        else:  # many connections accepted per turn of the loop, on uvloop too (acceptor.py)
+            if sock is None:
+                sock = socket.create_server(
+                    (host, port), family=family_of(host), backlog=1024, reuse_port=reuse_port
+                )
+            self._server = Acceptor(sock, lambda: ClientConnection(ctx))
         self._ctx = ctx
         self._port = self._server.sockets[0].getsockname()[1]
 
