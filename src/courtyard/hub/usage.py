@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from courtyard.spawners.procinfo import read_small
+
 PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -39,16 +41,9 @@ class Usage:
 
 def read_sample(pid: int, proc: Path = PROC) -> ProcSample | None:
     """The process's stat and resident size, or None if it is gone (or a zombie)."""
-    try:  # os.open/os.read: a third of Path.read_text's cost, paid per process on the machine
-        fd = os.open(f"{proc}/{pid}/stat", os.O_RDONLY)
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+    raw = read_small(f"{proc}/{pid}/stat")
+    if raw is None:
         return None
-    try:
-        raw = os.read(fd, 4096)
-    except ProcessLookupError:  # the process ended between open and read
-        return None
-    finally:
-        os.close(fd)
     fields = raw[raw.rindex(b")") + 2 :].split()  # fields[N - 3] is field N of proc(5)
     if fields[0] in (b"Z", b"X"):
         return None

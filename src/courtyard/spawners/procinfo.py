@@ -34,18 +34,26 @@ class ProcStat:
         return self.state in ("Z", "X")
 
 
-def read_stat(pid: int) -> ProcStat | None:
-    """The parsed ``/proc/<pid>/stat``, or None if there is no such process."""
-    try:  # os.open/os.read: a third of Path.read_text's cost, which all_stats pays per process
-        fd = os.open(f"{PROC}/{pid}/stat", os.O_RDONLY)
-    except (FileNotFoundError, ProcessLookupError):
+def read_small(path: str) -> bytes | None:
+    """A small /proc file's bytes (up to 4 KiB), or None if its process is gone. os.open and
+    os.read: a third of Path.read_text's cost, which a scan of every process pays per process."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     try:
-        raw = os.read(fd, 4096)
+        return os.read(fd, 4096)
     except ProcessLookupError:  # the process ended between open and read
         return None
     finally:
         os.close(fd)
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """The parsed ``/proc/<pid>/stat``, or None if there is no such process."""
+    raw = read_small(f"{PROC}/{pid}/stat")
+    if raw is None:
+        return None
     # The command name (field 2) is in parentheses and may contain spaces or ")".
     fields = raw[raw.rindex(b")") + 2 :].split()
     # fields[0] is field 3 (state); field N is fields[N - 3].
