@@ -373,9 +373,6 @@ class ServerManager:
                 await handle.spawner.stop()
             except CourtyardError as e:
                 log.warning("cleaning up %s: %s", handle.describe(), e.message)
-        handle.state = "stopped"
-        handle.spawner = None
-        handle.task = None
         stopped: dict[str, Any] = {
             "state": "stopped",
             "stop_reason": reason,
@@ -385,7 +382,12 @@ class ServerManager:
         }
         if route is not None:  # else the row keeps the activity it has
             stopped["last_activity"] = datetime.fromtimestamp(route.last_activity, timezone.utc)
-        await self.writes.save(handle.user, handle.server, stopped)
+        try:
+            await self.writes.save(handle.user, handle.server, stopped)
+        finally:  # the row first, then memory: a progress request meanwhile sees the start
+            handle.state = "stopped"  # still going, and then its failure, never a gap
+            handle.spawner = None
+            handle.task = None
 
     # ---- stop ----------------------------------------------------------------------------
 
