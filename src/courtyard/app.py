@@ -38,7 +38,7 @@ from courtyard.daemon.adminsocket import (
 from courtyard.daemon.records import remove_status, write_status
 from courtyard.hub.servers import ServerManager
 from courtyard.ports import bind_or_explain, shared_listeners
-from courtyard.proxy.acceptor import Acceptor
+from courtyard.proxy.acceptor import Acceptor, serving
 from courtyard.proxy.fleet import WorkerFleet
 from courtyard.proxy.routes import RouteTable
 from courtyard.proxy.server import ProxyServer, service_endpoints
@@ -272,8 +272,6 @@ class Courtyard:
 
     async def _start_control_plane(self, app: web.Application) -> None:
         sock = self.layout.control_socket
-        if sock.exists():
-            sock.unlink()
         self._runner = web.AppRunner(
             app,
             access_log=None,
@@ -286,7 +284,7 @@ class Courtyard:
         assert server is not None  # set by setup()
         listening = bind_private_socket(sock)  # 0600: root's proxy workers, nobody else
         listening.listen(CONTROL_PLANE_BACKLOG)  # deep: 1,000 API clients at once are 1,000
-        self._control_acceptor = Acceptor(listening, server)  # connections from the proxy
+        self._control_acceptor = Acceptor(listening, serving(server))  # connections from the proxy
 
     @property
     def port(self) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 import uvloop
 
-from courtyard.proxy.acceptor import Acceptor
+from courtyard.proxy.acceptor import Acceptor, serving
 
 CROWD = 200
 
@@ -46,4 +46,4 @@ async def accepted_in_a_few_turns(serve: Callable[[socket.socket, type[Counted]]
 @pytest.mark.parametrize("loop_kind", ["uvloop", "asyncio"])
 def test_a_crowd_waiting_to_connect_is_accepted_in_one_turn(loop_kind: str) -> None:
     run = uvloop.run if loop_kind == "uvloop" else asyncio.run
-    assert run(accepted_in_a_few_turns(Acceptor)) == CROWD
+    assert run(accepted_in_a_few_turns(lambda sock, p: Acceptor(sock, serving(p)))) == CROWD

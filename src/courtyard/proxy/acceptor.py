@@ -7,7 +7,8 @@ in the kernel's accept queue for a minute: `bench/load.py --people 40` saw 283-3
 timeouts, and 500 new connections to the control plane with 300 busy ones took 30-78 s to be
 answered, 0.45 s on CPython's own loop, which accepts up to its backlog per turn. This does
 what CPython's loop does, on uvloop too: when the listening socket is readable, accept until
-it would block (at most ACCEPT_BATCH), and give each connection to the loop.
+it would block (at most ACCEPT_BATCH), and give each connection to ``take`` (``serving``: a
+protocol on it, as create_server does; the HTTPS port sorts TLS from plain HTTP first).
 """
 
 from __future__ import annotations
@@ -15,20 +16,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("courtyard.proxy")
 ACCEPT_BATCH = 256  # connections accepted per readiness of the listening socket
 PAUSE_ON_ERROR = 0.1  # seconds without accepting after EMFILE and the like
 
 
-class Acceptor:
-    """Serves ``factory``'s protocol on the listening socket ``sock``; ``close()`` stops
-    accepting and closes the socket. ``sockets`` as asyncio.Server has it."""
+Take = Callable[[socket.socket], Awaitable[object]]
 
-    def __init__(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
+
+def serving(factory: Callable[[], asyncio.Protocol]) -> Take:
+    """What create_server does with a connection: ``factory``'s protocol on it."""
+
+    def take(conn: socket.socket) -> Awaitable[object]:
+        return asyncio.get_running_loop().connect_accepted_socket(factory, conn)
+
+    return take
+
+
+class Acceptor:
+    """Accepts on the listening socket ``sock`` and runs ``take(connection)`` for each, as a
+    task; ``close()`` stops accepting, closes the socket and cancels what is still running.
+    ``sockets`` as asyncio.Server has it."""
+
+    def __init__(self, sock: socket.socket, take: Take) -> None:
         self._sock = sock
-        self._factory = factory
+        self._take = take
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[object]] = set()
         self._nodelay = sock.family in (socket.AF_INET, socket.AF_INET6)
@@ -46,6 +60,8 @@ class Acceptor:
         self._closed = True
         self._loop.remove_reader(self._sock.fileno())
         self._sock.close()
+        for task in list(self._tasks):
+            task.cancel()
 
     def _accept_ready(self) -> None:
         for _ in range(ACCEPT_BATCH):
@@ -63,9 +79,12 @@ class Acceptor:
             conn.setblocking(False)
             if self._nodelay:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            task = self._loop.create_task(self._loop.connect_accepted_socket(self._factory, conn))
+            task = self._loop.create_task(self._run(conn))
             self._tasks.add(task)
             task.add_done_callback(self._connected)
+
+    async def _run(self, conn: socket.socket) -> object:
+        return await self._take(conn)
 
     def _connected(self, task: asyncio.Task[object]) -> None:
         self._tasks.discard(task)

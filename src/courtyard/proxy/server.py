@@ -13,7 +13,7 @@ from courtyard.auth.principal import Gate
 from courtyard.config.tables import ServiceConfig
 from courtyard.errors import ConfigError
 from courtyard.ports import family_of
-from courtyard.proxy.acceptor import Acceptor
+from courtyard.proxy.acceptor import Acceptor, serving
 from courtyard.proxy.client import ClientConnection
 from courtyard.proxy.context import ProxyContext
 from courtyard.proxy.dispatch import identify
@@ -92,7 +92,7 @@ class ProxyServer:
                 sock = socket.create_server(
                     (host, port), family=family_of(host), backlog=1024, reuse_port=reuse_port
                 )
-            self._server = Acceptor(sock, lambda: ClientConnection(ctx))
+            self._server = Acceptor(sock, serving(lambda: ClientConnection(ctx)))
         self._ctx = ctx
         self._port = self._server.sockets[0].getsockname()[1]
 

@@ -8,17 +8,16 @@ nothing); here it gets a 307 to the https:// URL and a one-line explanation.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import socket
 import ssl as ssl_module
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
+
+from courtyard.proxy.acceptor import Acceptor
 
 TLS_HANDSHAKE = 0x16  # first byte of every TLS record carrying a ClientHello
 MAX_PLAIN_HEAD = 8192
 HOST_PATTERN = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
-log = logging.getLogger("courtyard.proxy")
 
 
 class TlsPort:
@@ -33,45 +32,22 @@ class TlsPort:
         self._factory = factory
         self._context = context
         self._timeout = timeout
-        self._sock: socket.socket | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._acceptor: Acceptor | None = None
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> None:
         self.serve(socket.create_server((host, port), backlog=1024, reuse_port=reuse_port))
 
     def serve(self, sock: socket.socket) -> None:
         """Accept on an already listening socket (a proxy worker's share of the port)."""
-        sock.setblocking(False)
-        self._sock = sock
-        self._spawn(self._accept_loop(sock))
+        self._acceptor = Acceptor(sock, self._sort)
 
     @property
     def sockets(self) -> list[socket.socket]:
-        return [self._sock] if self._sock is not None else []
+        return self._acceptor.sockets if self._acceptor is not None else []
 
     def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._sock is not None:
-            self._sock.close()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _accept_loop(self, sock: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                conn, _ = await loop.sock_accept(sock)
-            except OSError as e:  # EMFILE and friends: keep serving the rest
-                log.warning("accept failed on the HTTPS port: %s", e)
-                await asyncio.sleep(0.1)
-                continue
-            conn.setblocking(False)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._spawn(self._sort(conn))
+        if self._acceptor is not None:
+            self._acceptor.close()
 
     async def _sort(self, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
