@@ -11,7 +11,8 @@ stdout and stderr, a log file, are kept below that size by a log keeper (logkeep
 just before jupyter starts. Failures the hub recognises exit with a distinct status and one line
 starting with ``courtyard-singleuser:`` on stderr.
 
-Nothing from jupyter is imported until main() runs; exit codes live in contract.py.
+Nothing from jupyter is imported until main() runs; exit codes live in contract.py. What a
+start pays for and never uses is deferred first (deferred.py: 70 % of a JupyterLab start).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from courtyard.singleuser.contract import (
     SECRET_ENV,
     base_url_for,
 )
+from courtyard.singleuser.deferred import defer_iri_grammar
 from courtyard.singleuser.labsettings import LANGUAGE_ENV, preset_lab_language
 from courtyard.singleuser.logkeeper import finish_keeper, start_keeper
 
@@ -141,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def jupyter_app_class() -> Any:
-    """JupyterLab's LabApp when installed, else a bare jupyter_server ServerApp."""
+    """JupyterLab's LabApp when installed, else a bare jupyter_server ServerApp; imports that
+    a start never uses are deferred first (deferred.py)."""
+    defer_iri_grammar()
     importlib.import_module("jupyter_server.serverapp")
     try:
         return importlib.import_module("jupyterlab.labapp").LabApp
