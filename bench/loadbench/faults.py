@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import time
+import traceback
 import uuid
 from pathlib import Path
 
@@ -75,7 +76,20 @@ def selected(spec: str) -> list[str]:
 
 
 def run(name: str, people: list[Person], work: Path, args: argparse.Namespace) -> Verdict:
+    """One scenario's verdict, printed as soon as it is known. A scenario that crashes (the bench's
+    own failure, or an answer it did not foresee) is a failed verdict with its traceback on
+    stderr; the scenarios after it still run, and the report still prints."""
     print(f"fault scenario {name} ...", flush=True)
+    try:
+        verdict = run_scenario(name, people, work, args)
+    except Exception as exc:  # reported as the verdict, with its traceback
+        traceback.print_exc()
+        verdict = (name, False, f"the scenario itself failed: {type(exc).__name__}: {exc}")
+    print(f"  {'PASS' if verdict[1] else 'FAIL'}  {name}: {verdict[2]}", flush=True)
+    return verdict
+
+
+def run_scenario(name: str, people: list[Person], work: Path, args: argparse.Namespace) -> Verdict:
     duration = max(30.0, min(args.duration, 90.0))
     crowd = people[: max(2, min(len(people), 10))]
     if name == "crowd":
@@ -242,10 +256,12 @@ def judge_flood(log: Path, written: int, received: int, sizes: list[int]) -> tup
     dropped = cut.split(b" bytes dropped so far", 1)[0].rsplit(b" ", 1)[-1] if cut else b"0"
     largest = max([*sizes, len(data)])
     ok = written > SERVER_LOG_MAX and largest <= SERVER_LOG_MAX and bool(cut)
-    what = (f"one cell wrote {written / MIB:.0f} MiB to fd 1 ({received / MIB:.0f} MiB reached "
-            f"its browser); its log {largest / MIB:.1f} MiB at most (bound "
-            f"{SERVER_LOG_MAX / MIB:.0f} MiB), {len(data) / MIB:.1f} MiB at the end, "
-            f"{'cut, ' + dropped.decode() + ' bytes dropped' if cut else 'NOT cut'}")
+    what = (
+        f"one cell wrote {written / MIB:.0f} MiB to fd 1 ({received / MIB:.0f} MiB reached "
+        f"its browser); its log {largest / MIB:.1f} MiB at most (bound "
+        f"{SERVER_LOG_MAX / MIB:.0f} MiB), {len(data) / MIB:.1f} MiB at the end, "
+        f"{'cut, ' + dropped.decode() + ' bytes dropped' if cut else 'NOT cut'}"
+    )
     return ok, what
 
 
@@ -272,8 +288,10 @@ async def flood_output(hub: Hub, person: Person, deadline: float) -> tuple[int, 
             msg_id = uuid.uuid4().hex
             await ws.send(json.dumps(execute_request(msg_id, cell)))
             replied = False
+            # jupyter_server drops output past its IOPub rate limit: silence can last until the
+            # cell ends at the deadline, so the wait is bounded by the deadline, not per message.
             while time.monotonic() < deadline + 30 and not (replied and written >= 0):
-                raw = await asyncio.wait_for(ws.recv(), 60)
+                raw = await asyncio.wait_for(ws.recv(), max(1.0, deadline + 30 - time.monotonic()))
                 received += len(raw)
                 msg = json.loads(raw)
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
