@@ -112,7 +112,10 @@ async def scenario(base: str, crowd: list[Person], holder: Person, seconds: floa
         await login(http, hub, holder)
         cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
     ws_url = base.replace("http", "ws", 1) + f"/user/{holder.name}/api/events/subscribe"
-    deadline = time.monotonic() + seconds + 30
+    # A bound only: the holders are counted when the crowded phase ends and cancelled then.
+    # (It was the phase's length + 30 s, and opening 500 sockets plus the phase's last steps
+    # outlasted it: all 500 had closed on time before they were counted, a false FAIL.)
+    deadline = time.monotonic() + 2 * seconds + 120
     tally, cut = IdleTally(), [0]
     holders = [asyncio.create_task(idle_socket(ws_url, cookie, base, deadline, tally))
                for _ in range(IDLE_SOCKETS)]  # fmt: skip
@@ -135,7 +138,8 @@ async def scenario(base: str, crowd: list[Person], holder: Person, seconds: floa
               f"reopened, {tally.failed_opens} failed opens); "
               f"{SLOWLORIS} slowloris (cut {cut[0]} times); "
               f"others' cell/save/re-read p99 {a * 1000:.0f} ms alone, {b * 1000:.0f} ms with "
-              f"them = {b / a:.2f}x (goal <= 2x); {errors} errors")  # fmt: skip
+              f"them = {b / a:.2f}x (goal <= 2x); {errors} errors "
+              f"{dict(crowded.errors)}")  # fmt: skip
     return "idle-sockets+slowloris", ok, detail
 
 
