@@ -27,8 +27,13 @@ class HubProcess:
     url: str = ""
     output: list[str] = field(default_factory=list)
 
+    @property
+    def config_path(self) -> Path:
+        """The settings file ``start`` writes and the hub reads (beside the state dir)."""
+        return self.state_dir.parent / f"{self.state_dir.name}.toml"
+
     def start(self, timeout: float = 30.0) -> HubProcess:
-        config_path = self.state_dir.parent / f"{self.state_dir.name}.toml"
+        config_path = self.config_path
         config_path.write_text(self.config)
         config_path.chmod(0o644)
         cmd = [

@@ -110,8 +110,11 @@ def start_courtyard(
         yield CourtyardHub(process, token)
     finally:
         process.stop()
+        # The hub's own settings: with database_url (pg-restart) its servers are recorded in
+        # PostgreSQL, and a stop-servers reading the state dir's SQLite found none of them.
         subprocess.run(
-            [sys.executable, "-m", "courtyard", "stop-servers", "--state-dir", str(state)],
+            [sys.executable, "-m", "courtyard", "stop-servers", "--state-dir", str(state),
+             "--config", str(process.config_path)],
             check=False, capture_output=True, env={**os.environ},
         )  # fmt: skip
         if state_dir is None:
