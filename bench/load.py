@@ -27,7 +27,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-jupyterhub", action="store_true", help="Courtyard only")
     p.add_argument("--faults", default="all", help=f"all, none, or some of {faults.NAMES}")
     p.add_argument("--smoke", action="store_true", help="2 people, 20 s, Courtyard, no faults")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the run's directory: hubs' state, servers' logs")  # fmt: skip
     args = p.parse_args(argv)
     if args.smoke:
         args.people, args.duration, args.api_clients, args.api_duration = 2, 20.0, 20, 5.0
@@ -122,7 +125,8 @@ async def loop_lag(deadline: float, lags: list[float]) -> None:
 
 def run_courtyard(people: list[Person], args: argparse.Namespace, work: Path) -> Run:
     run = Run("courtyard")
-    with start_courtyard(people, work) as cy:
+    state = work / "courtyard-state" if args.keep else None  # None: removed when it stops
+    with start_courtyard(people, work, state_dir=state) as cy:
         began = time.monotonic()
         asyncio.run(drive(Hub("courtyard", cy.base_url), cy.admin_token, people, cy.pids,
                           args, run))  # fmt: skip
@@ -148,6 +152,21 @@ def machine_line() -> str:
             f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
 
 
+@contextmanager
+def run_directory(keep: bool) -> Iterator[Path]:
+    """The run's working directory: removed at the end unless ``keep``."""
+    if not keep:
+        with tempfile.TemporaryDirectory(prefix="courtyard-load-") as tmp:
+            yield Path(tmp)
+        return
+    work = Path(tempfile.mkdtemp(prefix="courtyard-load-"))
+    print(f"run directory (kept): {work}", flush=True)
+    try:
+        yield work
+    finally:
+        print(f"run directory (kept): {work}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if os.geteuid() != 0:
@@ -160,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print("machine (start): " + machine_line(), flush=True)
     runs: list[Run] = []
     verdicts: list[tuple[str, bool, str]] = []
-    with tempfile.TemporaryDirectory(prefix="courtyard-load-") as tmp, \
-            bench_users(args.people) as people:  # fmt: skip
-        work = Path(tmp)
+    with run_directory(args.keep) as work, bench_users(args.people) as people:
         os.chmod(work, 0o755)  # noqa: S103 (users' servers read their state below it)
         runs.append(run_courtyard(people, args, work))
         if not args.no_jupyterhub:

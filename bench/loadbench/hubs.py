@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.hubprocess import HubProcess
 
+from courtyard.proxy.fleet import WORKER_MODULE
+
 USER_PREFIX = "cyload"
 
 
@@ -53,11 +55,14 @@ class CourtyardHub:
         return self.process.url
 
     def pids(self) -> dict[str, int]:
-        """The hub and its proxy workers (root-owned children), not users' servers."""
+        """The hub and its proxy workers, not users' servers. Workers are known by their
+        command line: a server's launch is for a moment a root-owned fork of the hub too
+        (its whole RSS, shared), and counting it would add a second hub to the peak."""
         assert self.process.proc is not None
         hub = self.process.proc.pid
         found = {"hub": hub}
-        for n, pid in enumerate(root_children(hub), start=1):
+        workers = [pid for pid in root_children(hub) if WORKER_MODULE in command_line(pid)]
+        for n, pid in enumerate(workers, start=1):
             found[f"worker{n}"] = pid
         return found
 
@@ -74,6 +79,14 @@ def root_children(pid: int) -> list[int]:
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
 def courtyard_config(people: list[Person], token: str, extra: str = "") -> str:
@@ -119,3 +132,5 @@ def start_courtyard(
         )  # fmt: skip
         if state_dir is None:
             shutil.rmtree(state, ignore_errors=True)
+        else:  # the hub's own log beside its servers' (bench/load.py --keep keeps them)
+            (state / "hub-output.log").write_text("".join(f"{line}\n" for line in process.output))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import logging
 import pwd
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from courtyard.auth.authenticators import SystemAuthenticator
-from courtyard.auth.pam import pam_authenticate
+from courtyard.auth.pam import PamPool
 from courtyard.auth.unixaccounts import has_usable_password
 from courtyard.config.settings import Settings
 from courtyard.store import Store
@@ -38,13 +41,39 @@ async def test_wrong_password_is_refused(alice) -> None:
 @pytest.mark.root
 async def test_unknown_user_is_refused(alice) -> None:
     assert await system().authenticate("cynobody", alice.password) is None
-    assert await pam_authenticate("cynobody", alice.password, "login") is False
+    assert await PamPool(1).authenticate("cynobody", alice.password, "login") is False
 
 
 @pytest.mark.root
 async def test_nul_bytes_never_reach_pam(alice) -> None:
-    assert await pam_authenticate(alice.name + "\0", alice.password, "login") is False
+    assert await PamPool(1).authenticate(alice.name + "\0", alice.password, "login") is False
     assert await system().authenticate(alice.name, alice.password + "\0") is None
+
+
+@pytest.mark.root
+async def test_a_crowd_of_logins_takes_pam_threads_only(alice) -> None:
+    """Eight logins at once run on pam_threads (2) threads of their own: each holds a password
+    hash's core and memory, and the hub's other blocking work (asyncio's default executor)
+    does not queue behind them."""
+    auth = system(pam_threads=2)
+    most, default_pool_waits = 0, []
+    earlier = set(threading.enumerate())  # other tests' pools may not have ended yet
+
+    async def watch(logins: asyncio.Future[list[str | None]]) -> None:
+        nonlocal most
+        while not logins.done():
+            ours = set(threading.enumerate()) - earlier
+            most = max(most, sum(t.name.startswith("pam") for t in ours))
+            began = time.monotonic()
+            await asyncio.to_thread(lambda: None)
+            default_pool_waits.append(time.monotonic() - began)
+            await asyncio.sleep(0.005)
+
+    logins = asyncio.gather(*(auth.authenticate(alice.name, alice.password) for _ in range(8)))
+    await asyncio.gather(logins, watch(logins))
+    assert logins.result() == [alice.name] * 8
+    assert most == 2
+    assert max(default_pool_waits) < 0.5  # PAM never held asyncio's executor
 
 
 @pytest.mark.root

@@ -98,6 +98,7 @@ def test_unknown_settings_and_jupyterhub_imports_are_listed_not_fatal(tmp_path: 
         "c.JupyterHub.bind_url = 'http://127.0.0.1:8010'\n"
         "c.Spawner.environment['LANG'] = 'zh_CN.UTF-8'\n"
         "c.Spawner.mem_limit = '2G'\n"
+        "c.PAMAuthenticator.executor_threads = 8\n"
     )
     conversion = convert(record_config(source))
     assert conversion.values["auth"] == "system"
@@ -106,6 +107,7 @@ def test_unknown_settings_and_jupyterhub_imports_are_listed_not_fatal(tmp_path: 
     assert conversion.values["environment"] == {"LANG": "zh_CN.UTF-8"}
     assert any("DockerSpawner" in u for u in conversion.unmapped)
     assert conversion.values["limits.memory"] == "2G"  # enforced since [limits]
+    assert conversion.values["pam_threads"] == 8
     assert "jupyterhub" not in sys.modules
     build_settings(flatten(parse_toml(render(conversion, str(source)))))
 

@@ -19,7 +19,7 @@ from courtyard.auth.credentials import (
     shown,
     within_bounds,
 )
-from courtyard.auth.pam import pam_authenticate
+from courtyard.auth.pam import PamPool
 from courtyard.config.settings import Settings
 from courtyard.errors import N_, AuthError, UserExistsError
 from courtyard.store import Store
@@ -89,6 +89,7 @@ class SystemAuthenticator:
         self.admins = lowered(settings.admin_users)
         self.allowed = lowered(settings.allowed_users)
         self.groups = tuple(settings.allowed_groups)
+        self.pam = PamPool(settings.pam_threads)
 
     async def authenticate(self, name: str, password: str) -> str | None:
         normal = checked_name(name, password)
@@ -97,7 +98,7 @@ class SystemAuthenticator:
         if not self.is_allowed(normal):
             log.info("login refused: %r is not allowed by policy", normal)
             return None
-        if not await pam_authenticate(normal, password, self.settings.pam_service):
+        if not await self.pam.authenticate(normal, password, self.settings.pam_service):
             log.info("login refused: PAM rejected %r", normal)
             return None
         return normal

@@ -1,9 +1,10 @@
-"""System authentication through PAM (python-pam), off the event loop."""
+"""System authentication through PAM (python-pam), off the event loop, on a bounded pool."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pam as python_pam
 
@@ -21,9 +22,19 @@ def pam_check(name: str, password: str, service: str) -> bool:
     return ok
 
 
-async def pam_authenticate(name: str, password: str, service: str) -> bool:
-    """True if PAM service ``service`` accepts ``name`` with ``password``.
+class PamPool:
+    """PAM conversations on threads of their own, at most ``threads`` at once.
 
-    Runs in a worker thread: PAM modules may sleep (pam_faildelay) or do network I/O.
+    Not asyncio's default executor: a crowd of logins (each a password hash that may take a
+    core and 16 MiB or more, or a failed one sleeping in pam_faildelay) would fill it, and the
+    hub's other blocking work (a server start's environment check) would queue behind them.
+    The bound also bounds the hashes' memory: forty logins at once hold ``threads`` of them.
     """
-    return await asyncio.to_thread(pam_check, name, password, service)
+
+    def __init__(self, threads: int) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pam")
+
+    async def authenticate(self, name: str, password: str, service: str) -> bool:
+        """True if PAM service ``service`` accepts ``name`` with ``password``."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, pam_check, name, password, service)

@@ -232,6 +232,7 @@ MAPPERS: dict[str, Mapper] = {
     "LocalAuthenticator.create_system_users": simple("create_system_users", bool),
     "PAMAuthenticator.create_system_users": simple("create_system_users", bool),
     "PAMAuthenticator.service": simple("pam_service", str),
+    "PAMAuthenticator.executor_threads": simple("pam_threads", int),
     "JupyterHub.admin_access": simple("admin_access", bool),
     "JupyterHub.ip": simple("ip", str),
     "JupyterHub.port": simple("port", int),

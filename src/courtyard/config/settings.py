@@ -184,6 +184,12 @@ class Settings:
         [], "If set, members of these Unix groups may log in (system auth)."
     )
     pam_service: str = setting("login", "PAM service used by system auth.")
+    pam_threads: int = setting(
+        4,
+        "Threads running PAM conversations (system auth); more logins at once wait their turn. Each may hold a core and a password hash's memory (yescrypt: 16 MiB or more); more threads help only a PAM stack that waits on the network (LDAP, SSSD).",
+        min=1,
+        max=64,
+    )
     min_uid: int = setting(
         1000, "With system auth and no allow lists, the lowest uid that may log in.", min=0
     )
