@@ -97,11 +97,15 @@ def set_password(name: str) -> str:
     return password
 
 
-def remove_user(name: str) -> None:
-    """SIGKILL what ``name`` still runs (by pid, its own only), then ``userdel -r``."""
+def kill_processes_of(name: str) -> None:
     for pid in processes_of({pwd.getpwnam(name).pw_uid}):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def remove_user(name: str) -> None:
+    """SIGKILL what ``name`` still runs (by pid, its own only), then ``userdel -r``."""
+    kill_processes_of(name)
     subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
 
 
@@ -123,8 +127,11 @@ def throwaway_users(
                 users[name] = set_password(name) if passwords else ""
             yield users
         finally:
-            for name in created:
-                remove_user(name)
+            for name in names:
+                if name in created:
+                    remove_user(name)
+                else:  # idle when the run began, and locked since: what runs now is the run's
+                    kill_processes_of(name)  # (a hub killed mid-stop leaves its servers)
 
 
 def stop_process(proc: subprocess.Popen[Any], grace: float, reap: float = 10.0) -> None:

@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-jupyterhub", action="store_true", help="Courtyard only")
     p.add_argument("--faults", default="all", help=f"all, none, or some of {faults.NAMES}")
     p.add_argument("--smoke", action="store_true", help="2 people, 20 s, Courtyard, no faults")
+    p.add_argument("--set", action="append", default=[], metavar="LINE", dest="settings",
+                   help="a line for Courtyard's config (TOML): 'hub_nice = 0'")  # fmt: skip
     p.add_argument("--keep", action="store_true",
                    help="keep the run's directory: hubs' state, servers' logs")  # fmt: skip
     args = p.parse_args(argv)
@@ -126,7 +128,7 @@ async def loop_lag(deadline: float, lags: list[float]) -> None:
 def run_courtyard(people: list[Person], args: argparse.Namespace, work: Path) -> Run:
     run = Run("courtyard")
     state = work / "courtyard-state" if args.keep else None  # None: removed when it stops
-    with start_courtyard(people, work, state_dir=state) as cy:
+    with start_courtyard(people, work, "\n".join(args.settings), state_dir=state) as cy:
         began = time.monotonic()
         asyncio.run(drive(Hub("courtyard", cy.base_url), cy.admin_token, people, cy.pids,
                           args, run))  # fmt: skip

@@ -59,6 +59,10 @@ class HubProcess:
             env=env,
             user=self.user,
             cwd="/",
+            # A session of its own, as `courtyard start` and systemd give it: the hub's
+            # priority (hub_nice, its session's scheduling group) is then its own and not
+            # shared with the tests, or the bench client, that started it.
+            start_new_session=True,
         )
         self.url = self._wait_for_ready(timeout)
         return self

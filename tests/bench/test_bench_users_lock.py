@@ -113,3 +113,21 @@ def test_an_unknown_fault_is_refused_before_anything_starts() -> None:
     assert "unknown fault 'bogus'; known: hub-kill," in done.stderr
     assert "command:" not in done.stdout  # nothing ran
     assert {p.pw_name for p in pwd.getpwall()} == users_before
+
+
+def test_what_a_run_left_running_as_a_reused_user_is_stopped_at_its_end() -> None:
+    """A hub killed in the middle of stopping (JupyterHub after its 30 s) leaves its users'
+    servers behind; a user that existed before the run is not removed, so they kept running
+    and the next run refused that user. The user was idle when the run began and locked since:
+    what it runs at the end is the run's, and goes."""
+    from benchkit import throwaway_users
+
+    name = "cyleft01"
+    subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name], check=True)
+    try:
+        with throwaway_users("cyleft", [name], passwords=False):
+            left = subprocess.Popen(["sleep", "120"], user=name, cwd="/", start_new_session=True)
+        assert left.wait(10) == -9
+        assert exists(name)  # reused, not removed
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)

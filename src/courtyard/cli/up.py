@@ -15,6 +15,7 @@ from courtyard.app import Courtyard, serve_until_signalled
 from courtyard.cli.common import add_settings_options, load_from_args
 from courtyard.cli.remote import ssh_tunnel_command
 from courtyard.config.settings import Settings
+from courtyard.priority import apply_hub_priority
 from courtyard.tls import fingerprint, self_signed
 
 log = logging.getLogger("courtyard")
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings, on_ready: Callable[[Courtyard], None]) -> None:
+    done = apply_hub_priority(settings.hub_nice)  # before any thread: they inherit it
+    if done:
+        log.info("%s; users' servers run at 0", done)
     try:
         import uvloop
 

@@ -161,6 +161,12 @@ class Settings:
         min=0,
         max=64,
     )
+    hub_nice: int = setting(
+        -5,
+        "CPU priority (nice value) of the hub and its proxy workers when run as root: negative runs them ahead of users' servers, so that pages, logins and proxied requests stay quick while servers take every core. Users' servers run at 0. 0: leave it.",
+        min=-20,
+        max=19,
+    )
     # storage
     state_dir: str = setting(
         "",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from courtyard.priority import reset_server_priority
 from courtyard.singleuser.contract import (
     EXIT_BAD_ENVIRONMENT,
     EXIT_JUPYTER_MISSING,
@@ -122,6 +123,7 @@ def fail(message: str, status: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(sys.argv[1:] if argv is None else argv)
+    reset_server_priority()  # not the hub's (hub_nice): kernels and all inherit this one
     if not os.environ.get(SECRET_ENV):
         return fail(f"{SECRET_ENV} is not set; the hub starts this server", EXIT_BAD_ENVIRONMENT)
     try:
