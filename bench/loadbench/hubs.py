@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchkit import throwaway_users
+from jupyterhub_ref import _children
 
 from loadbench.people import Person
 
@@ -61,32 +62,10 @@ class CourtyardHub:
         assert self.process.proc is not None
         hub = self.process.proc.pid
         found = {"hub": hub}
-        workers = [pid for pid in root_children(hub) if WORKER_MODULE in command_line(pid)]
+        workers = [pid for pid, argv in _children(hub) if WORKER_MODULE in argv]
         for n, pid in enumerate(workers, start=1):
             found[f"worker{n}"] = pid
         return found
-
-
-def root_children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == pid and entry.stat().st_uid == 0:
-                found.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
-
-
-def command_line(pid: int) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
 def courtyard_config(people: list[Person], token: str, extra: str = "") -> str:
