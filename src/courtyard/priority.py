@@ -10,7 +10,8 @@ Linux ranks by nice value only within a scheduling group. With autogroup
 group, and every user's server and kernel is a session of its own, so the hub's session's
 group gets the nice value too (``/proc/self/autogroup``); without autogroup the hub's
 threads carry it. Users' servers put their own nice value back to 0 when they start
-(``reset_server_priority``, in the launcher), so they never inherit the hub's.
+(``reset_server_priority`` in courtyard.singleuser.launcher, which runs in
+environments that have only that package), so they never inherit the hub's.
 """
 
 from __future__ import annotations
@@ -45,14 +46,3 @@ def apply_hub_priority(nice: int) -> str | None:
         log.warning("hub_nice = %d: could not set the session's group: %s", nice, e.strerror)
         return done
     return done + " (and its session's scheduling group)"
-
-
-def reset_server_priority() -> None:
-    """A user's server runs at nice 0 even if the hub that started it runs ahead (a
-    negative nice value is inherited across fork and exec). A positive value, which an
-    admin chose for the hub and everything it starts, is kept."""
-    try:
-        if os.getpriority(os.PRIO_PROCESS, 0) < 0:
-            os.setpriority(os.PRIO_PROCESS, 0, 0)  # raising the value needs no privilege
-    except OSError:  # pragma: no cover - getpriority/setpriority on oneself do not fail
-        pass

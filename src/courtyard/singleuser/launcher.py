@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from courtyard.priority import reset_server_priority
 from courtyard.singleuser.contract import (
     EXIT_BAD_ENVIRONMENT,
     EXIT_JUPYTER_MISSING,
@@ -119,6 +118,17 @@ def split_extra_args(argv: Sequence[str]) -> tuple[list[str], tuple[str, ...]]:
 def fail(message: str, status: int) -> int:
     print(f"{MESSAGE_PREFIX} {message}", file=sys.stderr, flush=True)
     return status
+
+
+def reset_server_priority() -> None:
+    """Run at nice 0 even if the hub that started this server runs ahead of it (hub_nice,
+    courtyard/priority.py: a negative nice value is inherited across fork and exec). A
+    positive value, which an admin chose for the hub and everything it starts, is kept."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) < 0:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)  # raising the value needs no privilege
+    except OSError:  # pragma: no cover - getpriority/setpriority on oneself do not fail
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
