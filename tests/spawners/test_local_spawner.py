@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -104,6 +105,46 @@ async def test_kernel_runs_code_over_the_socket_and_dies_with_the_server(
         assert member is not None
         assert not procinfo.is_running(member.pid, member.start_time)
     assert not os.path.exists(sock)
+
+
+def listening_tcp_inodes() -> dict[str, str]:
+    """inode -> local address (hex, as /proc shows it) of every listening TCP socket."""
+    inodes = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                inodes[fields[9]] = fields[1]
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[str]:
+    links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    return {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+
+
+async def test_a_kernel_talks_to_its_server_over_alices_unix_sockets(
+    alice: UnixUser, alice_server: RunningServer
+) -> None:
+    """TCP ports picked by jupyter_client were taken by others' kernels and connections
+    before the kernel bound them (kernels.py): a kernel's sockets are its own files."""
+    sock, secret = alice_server.sock, alice_server.started.secret
+    kernel = await start_kernel(sock, base(alice), secret)
+    assert await execute(sock, base(alice), secret, kernel, "1+1") == "2"
+    runtime = Path(sock).parent / "jupyter"
+    info = json.loads((runtime / f"kernel-{kernel}.json").read_text())
+    assert (info["transport"], info["ip"]) == ("ipc", str(runtime / kernel[:8]))
+    for channel in ("shell", "iopub", "stdin", "control", "hb"):
+        path = Path(f"{info['ip']}-{info[channel + '_port']}")
+        assert stat.S_ISSOCK(path.lstat().st_mode), path
+        assert path.lstat().st_uid == alice.uid
+    # The server listens on none; the kernel's one TCP socket is ipykernel's pipe for output
+    # of processes it forks, bound in one step (zmq's bind_to_random_port), so never taken.
+    pid = alice_server.spawner.pid
+    assert pid is not None
+    listening = listening_tcp_inodes()
+    found = [listening[inode] for inode in socket_inodes(pid) if inode in listening]
+    assert not found, f"the server listens on TCP {found}"
 
 
 async def test_stop_without_grace_still_kills_the_kernels(hub: Hub, alice: UnixUser) -> None:

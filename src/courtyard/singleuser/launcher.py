@@ -39,7 +39,6 @@ from courtyard.singleuser.logkeeper import finish_keeper, start_keeper
 
 IDENTITY_PROVIDER = "courtyard.singleuser.identity.CourtyardIdentityProvider"
 KERNEL_MANAGER = "courtyard.singleuser.kernels.CourtyardKernelManager"
-KERNEL_OOM_ENV = "COURTYARD_KERNEL_OOM_SCORE_ADJ"  # read by singleuser/kernels.py
 HUB_LOGIN_URL = "/hub/login"
 # Prebuilt JupyterLab extensions shipped in this package (the cull warning; source in
 # labextension/ at the repository's root, rebuilt by scripts/build-labextension).
@@ -77,8 +76,8 @@ def build_argv(options: LaunchOptions, *, as_root: bool, lab: bool = False) -> l
     ]
     if as_root:
         argv.append("--ServerApp.allow_root=True")
-    if os.environ.get(KERNEL_OOM_ENV):  # a memory limit: kernels, not the server, go first
-        argv.append(f"--AsyncMappingKernelManager.kernel_manager_class={KERNEL_MANAGER}")
+    # kernels over unix sockets of their own; under a memory limit, first to go (kernels.py)
+    argv.append(f"--AsyncMappingKernelManager.kernel_manager_class={KERNEL_MANAGER}")
     if lab:
         argv.append(f"--LabApp.extra_labextensions_path={LABEXTENSIONS}")
     return argv + list(options.extra_args)
