@@ -2,6 +2,7 @@
 
     sudo /opt/courtyard/venv/bin/python bench/load.py [--people 40] [--duration 300]
         [--api-clients 1000] [--api-duration 120] [--no-jupyterhub] [--faults all|none|a,b]
+        [--fault-people N]
     sudo ... bench/load.py --smoke      # under a minute: 2 people, Courtyard only, no faults
 
 Each hub in turn (``courtyard up``; JupyterHub + CHP + idle-culler from bench/jupyterhub_ref.py,
@@ -68,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--api-duration", type=float, default=120.0)
     p.add_argument("--no-jupyterhub", action="store_true", help="Courtyard only")
     p.add_argument("--faults", default="all", help=f"all, none, or some of {faults.NAMES}")
+    p.add_argument("--fault-people", type=int, default=0, metavar="N",
+                   help="people under each fault (default: all of --people)")  # fmt: skip
     p.add_argument("--smoke", action="store_true", help="2 people, 20 s, Courtyard, no faults")
     p.add_argument("--set", action="append", default=[], metavar="LINE", dest="settings",
                    help="a line for Courtyard's config (TOML): 'hub_nice = 0'")  # fmt: skip
@@ -77,6 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.smoke:
         args.people, args.duration, args.api_clients, args.api_duration = 2, 20.0, 20, 5.0
         args.no_jupyterhub, args.faults = True, "none"
+    args.fault_people = min(args.fault_people or args.people, args.people)
+    if args.fault_people < 2:
+        p.error("--fault-people and --people need at least 2 (one to break, one to watch)")
     try:  # before any user is created or hub started
         args.fault_names = faults.selected(args.faults)
     except SystemExit as e:

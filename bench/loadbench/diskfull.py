@@ -66,7 +66,7 @@ async def try_login(hub: Hub, person: Person) -> tuple[int, str]:
 
 
 def run_disk_full(people: list[Person], work: Path, duration: float) -> Verdict:
-    crowd, newcomer = people[: max(1, min(len(people) - 1, 5))], people[-1]
+    crowd, newcomer = people[:-1], people[-1]  # the newcomer logs in while the disk is full
     with small_tmpfs(work / "state-diskfull") as state:
         with start_courtyard(people, work, state_dir=state) as cy:
             verdict = asyncio.run(scenario(cy, crowd, newcomer, state, duration))

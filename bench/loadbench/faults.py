@@ -91,11 +91,11 @@ def run(name: str, people: list[Person], work: Path, args: argparse.Namespace) -
 
 def run_scenario(name: str, people: list[Person], work: Path, args: argparse.Namespace) -> Verdict:
     duration = max(30.0, min(args.duration, 90.0))
-    crowd = people[: max(2, min(len(people), 10))]
+    crowd = people[: args.fault_people]  # all of the load's people unless --fault-people
     if name == "crowd":
-        return run_crowd(people, work, duration / 2)
+        return run_crowd(crowd, work, duration / 2)
     if name == "disk-full":
-        return run_disk_full(people, work, duration)
+        return run_disk_full(crowd, work, duration)
     if name == "pg-restart":
         return run_pg_restart(crowd, work, duration)
     if name in ("hub-kill", "worker-kill"):
