@@ -82,7 +82,12 @@ def find_listener(port: int) -> tuple[int, str] | None:
 
 
 def listening_inodes(port: int) -> set[str]:
-    found = set()
+    return {inode for inode, local in listening_sockets().items() if local == port}
+
+
+def listening_sockets() -> dict[str, int]:
+    """inode -> local port of every listening TCP socket on this machine (IPv4 and IPv6)."""
+    found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -91,6 +96,6 @@ def listening_inodes(port: int) -> set[str]:
         for line in lines:
             fields = line.split()
             local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                found.add(inode)
+            if state == "0A":  # LISTEN
+                found[inode] = int(local.rsplit(":", 1)[1], 16)
     return found

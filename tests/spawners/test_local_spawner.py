@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from courtyard import ports
 from courtyard.errors import InterpreterError, SpawnError, SpawnTimeoutError
 from courtyard.spawners import procinfo
 from courtyard.spawners.local import LocalSpawner
@@ -107,17 +108,6 @@ async def test_kernel_runs_code_over_the_socket_and_dies_with_the_server(
     assert not os.path.exists(sock)
 
 
-def listening_tcp_inodes() -> dict[str, str]:
-    """inode -> local address (hex, as /proc shows it) of every listening TCP socket."""
-    inodes = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A":  # LISTEN
-                inodes[fields[9]] = fields[1]
-    return inodes
-
-
 def socket_inodes(pid: int) -> set[str]:
     links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
     return {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
@@ -142,9 +132,9 @@ async def test_a_kernel_talks_to_its_server_over_alices_unix_sockets(
     # of processes it forks, bound in one step (zmq's bind_to_random_port), so never taken.
     pid = alice_server.spawner.pid
     assert pid is not None
-    listening = listening_tcp_inodes()
+    listening = ports.listening_sockets()
     found = [listening[inode] for inode in socket_inodes(pid) if inode in listening]
-    assert not found, f"the server listens on TCP {found}"
+    assert not found, f"the server listens on TCP ports {found}"
 
 
 async def test_stop_without_grace_still_kills_the_kernels(hub: Hub, alice: UnixUser) -> None:

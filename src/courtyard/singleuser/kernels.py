@@ -57,7 +57,9 @@ class CourtyardKernelManager(ServerKernelManager):
     """jupyter_server's kernel manager, with the sockets and the OOM preference above."""
 
     def _transport_default(self) -> str:  # traitlets' dynamic default, by its name
-        if self.connection_file and ipc_prefix(self.connection_file) is not None:
+        if not self.connection_file:
+            return "tcp"  # jupyter_client's own default, for a manager without a kernel file
+        if ipc_prefix(self.connection_file) is not None:
             return "ipc"
         self.log.warning("Kernel over TCP: %s is too deep for unix sockets", self.connection_file)
         return "tcp"
