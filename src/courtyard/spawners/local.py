@@ -31,7 +31,12 @@ from courtyard.singleuser.contract import (
 from courtyard.spawners import environments, launch, procinfo
 from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Spawner, Started
 from courtyard.spawners.limits.base import Measured
-from courtyard.spawners.limits.enter import EXIT_CANNOT_ENTER
+from courtyard.spawners.limits.enter import (
+    EXIT_CANNOT_BECOME,
+    EXIT_CANNOT_ENTER,
+    EXIT_CANNOT_RUN,
+    enter_command,
+)
 from courtyard.spawners.limits.limiter import Limiter, Placement
 from courtyard.spawners.probe import probe_status
 from courtyard.spawners.unixuser import (
@@ -184,12 +189,14 @@ class LocalSpawner:
             python, self.user, self.socket_path, notebook_dir, self.settings, self.server, shim,
             self.settings.resolved_server_log_max(),
         )  # fmt: skip
-        become = switch
+        # Becoming the user happens in the enter step, never through Popen(user=...): that
+        # forks the whole hub and blocks its event loop (limits/enter.py says by how much).
+        ids = (target.uid, target.gid, list(target.groups)) if switch else None
         if self.limiter is not None and self.placement is not None:
             env.update(self.limiter.environment(self.placement))
-            ids = (target.uid, target.gid, list(target.groups)) if switch else None
             command = self.limiter.command(self.placement, command, ids)
-            become = False  # the launcher joins the cgroups as root, then becomes the user
+        elif ids is not None:
+            command = enter_command(command, ids=ids)
         log_fd = launch.open_log(self.log_dir, self.user, self.server)
         try:
             offset = os.fstat(log_fd).st_size
@@ -205,9 +212,6 @@ class LocalSpawner:
                 env=env,
                 start_new_session=True,
                 umask=0o077,
-                user=target.uid if become else None,
-                group=target.gid if become else None,
-                extra_groups=list(target.groups) if become else None,
             )
         except OSError as exc:
             raise SpawnError(
@@ -252,6 +256,10 @@ class LocalSpawner:
         tail = launch.read_log_tail(self.log_path, log_offset)
         if status == EXIT_CANNOT_ENTER:
             message = f"The resource limits of {self.user!r}'s server could not be applied."
+        elif status == EXIT_CANNOT_BECOME:
+            message = f"The server of {self.user!r} could not switch to their Unix account."
+        elif status == EXIT_CANNOT_RUN and "courtyard-enter: cannot run" in tail:
+            message = f"The server of {self.user!r} could not be started: {python} cannot be run."
         elif status == EXIT_JUPYTER_MISSING:
             message = f"jupyter_server is not installed in {python}; install courtyard[lab] there."
         elif "No module named 'courtyard'" in tail or "No module named courtyard" in tail:

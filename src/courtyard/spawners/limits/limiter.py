@@ -11,7 +11,6 @@ from __future__ import annotations
 import grp
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,10 +31,10 @@ from courtyard.spawners.limits.base import LimitBackend, Measured
 from courtyard.spawners.limits.cgroup1 import CgroupV1Backend
 from courtyard.spawners.limits.cgroup2 import CgroupV2Backend
 from courtyard.spawners.limits.cgroupfs import cgroup_name
+from courtyard.spawners.limits.enter import enter_command
 from courtyard.spawners.limits.rlimits import RlimitBackend
 
 log = logging.getLogger("courtyard.limits")
-ENTER = "courtyard.spawners.limits.enter"
 KERNEL_OOM_ENV = "COURTYARD_KERNEL_OOM_SCORE_ADJ"  # see singleuser/kernels.py
 KERNEL_OOM_SCORE_ADJ = "500"  # kernels score half the limit higher than jupyter_server
 
@@ -172,12 +171,9 @@ class Limiter:
         """``command`` behind the launcher that joins the cgroups and (with ``ids``: uid,
         gid, groups) becomes the user."""
         assert self.backend is not None  # a placement exists only with a backend
-        enter = [sys.executable, "-I", "-m", ENTER]
-        enter += self.backend.enter_args(placement.paths, placement.allowance)
-        if ids is not None:
-            uid, gid, groups = ids
-            enter += ["--uid", str(uid), "--gid", str(gid), "--groups", ",".join(map(str, groups))]
-        return [*enter, "--", *command]
+        return enter_command(
+            command, self.backend.enter_args(placement.paths, placement.allowance), ids
+        )
 
     def environment(self, placement: Placement | None) -> dict[str, str]:
         """CUDA_VISIBLE_DEVICES (when there are GPUs) and, under a memory limit, the OOM
