@@ -48,8 +48,10 @@ def test_the_servers_environment_does_not_reach_the_step_that_runs_as_root(
     environment's): the root step runs isolated, so a sitecustomize on that path runs only
     in the user's own process."""
     with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o777)
+        os.chmod(tmp, 0o755)  # noqa: S103 - alice reads the sitecustomize in it
         seen = Path(tmp) / "seen"
+        seen.touch()
+        os.chown(seen, alice.uid, -1)  # alice's process may write it; root's could anyway
         (Path(tmp) / "sitecustomize.py").write_text(
             f"import os\nwith open({str(seen)!r}, 'a') as f: f.write(f'{{os.getuid()}}\\n')\n"
         )
@@ -98,6 +100,7 @@ async def test_alices_server_starts_through_the_step_not_a_fork_of_the_hub(
         await spawner.stop()
     [(args, kwargs)] = launched
     assert args[:4] == [sys.executable, "-I", "-m", MODULE]
-    assert kwargs.get("user") is None and kwargs.get("group") is None
+    assert kwargs.get("user") is None
+    assert kwargs.get("group") is None
     assert kwargs.get("extra_groups") is None
     assert args[args.index("--uid") + 1] == str(alice.uid)
