@@ -32,6 +32,7 @@ from courtyard.spawners import environments, launch, procinfo
 from courtyard.spawners.base import Endpoint, Progress, ProgressSink, Spawner, Started
 from courtyard.spawners.limits.base import Measured
 from courtyard.spawners.limits.enter import (
+    CANNOT_RUN,
     EXIT_CANNOT_BECOME,
     EXIT_CANNOT_ENTER,
     EXIT_CANNOT_RUN,
@@ -258,7 +259,7 @@ class LocalSpawner:
             message = f"The resource limits of {self.user!r}'s server could not be applied."
         elif status == EXIT_CANNOT_BECOME:
             message = f"The server of {self.user!r} could not switch to their Unix account."
-        elif status == EXIT_CANNOT_RUN and "courtyard-enter: cannot run" in tail:
+        elif status == EXIT_CANNOT_RUN and CANNOT_RUN in tail:
             message = f"The server of {self.user!r} could not be started: {python} cannot be run."
         elif status == EXIT_JUPYTER_MISSING:
             message = f"jupyter_server is not installed in {python}; install courtyard[lab] there."

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 EXIT_CANNOT_ENTER = 71  # EX_OSERR: the limits could not be applied; the server did not run
 EXIT_CANNOT_BECOME = 77  # EX_NOPERM: setuid/setgid/setgroups to the user failed
 EXIT_CANNOT_RUN = 127  # as a shell says: the command could not be executed
+CANNOT_RUN = "courtyard-enter: cannot run"  # the log line the spawner recognises
 MODULE = "courtyard.spawners.limits.enter"
 
 
@@ -83,7 +84,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         os.execvp(command[0], command)  # noqa: S606 - an argument list, never a shell
     except OSError as exc:
-        print(f"courtyard-enter: cannot run {command[0]!r}: {exc}", file=sys.stderr)
+        print(f"{CANNOT_RUN} {command[0]!r}: {exc}", file=sys.stderr)
     return EXIT_CANNOT_RUN
 
 
